@@ -1,0 +1,125 @@
+package app
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+
+	"convas/compute/train"
+)
+
+// Chart colours shared by the window and the saved plots.
+var (
+	lossColour  = color.RGBA{R: 0x6a, G: 0x0d, B: 0xad, A: 0xff}
+	trainColour = color.RGBA{R: 0xff, G: 0x8c, B: 0x00, A: 0xff}
+	testColour  = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
+)
+
+// LossPlot draws the recipe's first figure: training loss per generation.
+func LossPlot(h []train.Eval, w, hgt vg.Length) (image.Image, error) {
+	p := plot.New()
+	p.Title.Text = "Softmax Loss per Generation"
+	p.X.Label.Text = "Generation"
+	p.Y.Label.Text = "Softmax Loss"
+	pts := make(plotter.XYs, len(h))
+	for i, e := range h {
+		pts[i] = plotter.XY{X: float64(e.Gen), Y: e.TrainLoss}
+	}
+	if err := addLine(p, pts, lossColour, "Train loss"); err != nil {
+		return nil, err
+	}
+	p.Y.Min = 0
+	return render(p, w, hgt)
+}
+
+// AccuracyPlot draws the recipe's second figure: train and test accuracy per generation.
+func AccuracyPlot(h []train.Eval, w, hgt vg.Length) (image.Image, error) {
+	p := plot.New()
+	p.Title.Text = "Train and Test Accuracy"
+	p.X.Label.Text = "Generation"
+	p.Y.Label.Text = "Accuracy (%)"
+	tr := make(plotter.XYs, len(h))
+	te := make(plotter.XYs, len(h))
+	for i, e := range h {
+		tr[i] = plotter.XY{X: float64(e.Gen), Y: e.TrainAcc}
+		te[i] = plotter.XY{X: float64(e.Gen), Y: e.TestAcc}
+	}
+	if err := addLine(p, tr, trainColour, "Train Set Accuracy"); err != nil {
+		return nil, err
+	}
+	if err := addLine(p, te, testColour, "Test Set Accuracy"); err != nil {
+		return nil, err
+	}
+	p.Y.Min, p.Y.Max = 0, 100
+	p.Legend.Top = false
+	p.Legend.Left = false
+	return render(p, w, hgt)
+}
+
+func addLine(p *plot.Plot, pts plotter.XYs, c color.Color, name string) error {
+	if len(pts) == 0 {
+		return nil
+	}
+	l, err := plotter.NewLine(pts)
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", name, err)
+	}
+	l.Color = c
+	l.Width = vg.Points(1.5)
+	p.Add(l)
+	p.Legend.Add(name, l)
+	return nil
+}
+
+func render(p *plot.Plot, w, h vg.Length) (image.Image, error) {
+	c := vgimg.New(w, h)
+	p.Draw(draw.New(c))
+	return c.Image(), nil
+}
+
+// WritePlots writes loss.png and accuracy.png of the history into dir.
+func WritePlots(dir string, h []train.Eval) error {
+	for name, f := range map[string]func([]train.Eval, vg.Length, vg.Length) (image.Image, error){
+		"loss.png": LossPlot, "accuracy.png": AccuracyPlot,
+	} {
+		img, err := f(h, 6*vg.Inch, 4*vg.Inch)
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			return err
+		}
+		if err := writeFileAtomic(dir+string(os.PathSeparator)+name, buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteMetricsCSV writes the history as CSV: generation, train loss, train and test accuracy.
+func WriteMetricsCSV(path string, h []train.Eval) error {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"generation", "train_loss", "train_accuracy", "test_accuracy"})
+	for _, e := range h {
+		w.Write([]string{strconv.Itoa(e.Gen), strconv.FormatFloat(e.TrainLoss, 'g', 6, 64),
+			strconv.FormatFloat(e.TrainAcc, 'f', 2, 64), strconv.FormatFloat(e.TestAcc, 'f', 2, 64)})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, buf.Bytes())
+}

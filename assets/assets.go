@@ -1,0 +1,37 @@
+// Package assets embeds what Convas ships inside its binary: the app icon, the MNIST data set and
+// the provenance notice of every file (PROVENANCE.md, shown in the About box).
+package assets
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:embed icon.png PROVENANCE.md mnist/*.gz
+var files embed.FS
+
+// Icon is the application icon (PNG).
+func Icon() []byte { return mustRead("icon.png") }
+
+// Provenance is PROVENANCE.md: source, licence and sha256 of every embedded file.
+func Provenance() string { return string(mustRead("PROVENANCE.md")) }
+
+// MNIST file names inside FS, as the data set publishes them (gzip-compressed IDX).
+const (
+	MNISTTrainImages = "mnist/train-images-idx3-ubyte.gz"
+	MNISTTrainLabels = "mnist/train-labels-idx1-ubyte.gz"
+	MNISTTestImages  = "mnist/t10k-images-idx3-ubyte.gz"
+	MNISTTestLabels  = "mnist/t10k-labels-idx1-ubyte.gz"
+)
+
+// FS returns the embedded files.
+func FS() fs.FS { return files }
+
+func mustRead(name string) []byte {
+	b, err := files.ReadFile(name)
+	if err != nil {
+		// Only reachable if the embed pattern above and this name disagree: a build defect.
+		panic("assets: " + err.Error())
+	}
+	return b
+}

@@ -1,0 +1,106 @@
+// Package cli is Convas's command line: the same jobs as the window, headless, for scripts,
+// benchmarks and servers without a screen. Every failure is one line on stderr and exit status 2.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"convas/app"
+)
+
+// UsageError is a mistake in the command line itself.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Commands lists the subcommands this build knows.
+var commands = map[string]func(a *app.App, args []string, stdout, stderr io.Writer) error{
+	"train": trainCmd,
+}
+
+// IsCommand reports whether name is a subcommand (otherwise the window opens).
+func IsCommand(name string) bool {
+	_, ok := commands[name]
+	return ok || name == "help"
+}
+
+// Main runs a subcommand and returns the process exit status: 0 on success, 2 on any error.
+func Main(args []string, stdout, stderr io.Writer) (status int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "convas: internal error: %v\n", r)
+			status = 2
+		}
+	}()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "convas: unknown command %q (try: convas help)\n", args[0])
+		return 2
+	}
+	a, err := app.New()
+	if err == nil {
+		err = cmd(a, args[1:], stdout, stderr)
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "convas %s: %s\n", args[0], oneLine(err.Error()))
+		return 2
+	}
+	return 0
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Convas: a desktop studio for convolutional networks.
+
+Usage:
+  convas                      open the window
+  convas train [flags]        train a CNN recipe headless (convas train -h)
+  convas help                 this text
+`)
+}
+
+// newFlags returns a flag set that reports errors instead of exiting and prints its help to out.
+func newFlags(name string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	return fs
+}
+
+// parse parses args and turns a flag error into a UsageError with one line.
+func parse(fs *flag.FlagSet, args []string) error {
+	var sink strings.Builder
+	out := fs.Output()
+	fs.SetOutput(&sink)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.PrintDefaults()
+		return err
+	}
+	if err != nil {
+		return &UsageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return &UsageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,332 @@
+package nn
+
+import (
+	"fmt"
+	"hash"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Conv2D convolves x (N,C,H,W) with filters w (O,C,KH,KW), explicit padding and strides: the
+// cross-correlation TensorFlow and Caffe compute. Output (N,O,OH,OW).
+//
+// OH = (H + pad.Top + pad.Bottom - KH)/strideH + 1, and likewise OW. Both x and w receive
+// gradients.
+func Conv2D(x, w *gorgonia.Node, pad Padding, strideH, strideW int) (*gorgonia.Node, error) {
+	if err := checkNodes(x, w); err != nil {
+		return nil, fmt.Errorf("nn: Conv2D: %w", err)
+	}
+	if _, err := newConvGeom(x.Shape(), w.Shape(), pad, strideH, strideW); err != nil {
+		return nil, fmt.Errorf("nn: Conv2D: %w", err)
+	}
+	y, err := gorgonia.ApplyOp(&conv2DOp{convParams{pad, strideH, strideW}}, x, w)
+	if err != nil {
+		return nil, fmt.Errorf("nn: Conv2D: %w", err)
+	}
+	return y, nil
+}
+
+// convParams are the parameters shared by the convolution and its two backward ops.
+type convParams struct {
+	pad    Padding
+	sh, sw int
+}
+
+// describe names an op of the convolution family with all its parameters.
+func (p convParams) describe(name string) string {
+	return fmt.Sprintf("nn.%s{pad: %v, stride: (%d, %d)}", name, p.pad, p.sh, p.sw)
+}
+
+// geom checks the input and filter shapes against p.
+func (p convParams) geom(x, w tensor.Shape) (convGeom, error) {
+	return newConvGeom(x, w, p.pad, p.sh, p.sw)
+}
+
+// conv2DOp is the forward convolution: (x, w) → y.
+type conv2DOp struct{ convParams }
+
+var (
+	_ gorgonia.SDOp            = (*conv2DOp)(nil)
+	_ gorgonia.ADOp            = (*conv2DOp)(nil)
+	_ gorgonia.UsePreallocDoer = (*conv2DOp)(nil)
+)
+
+// Arity is 2: input and filters.
+func (op *conv2DOp) Arity() int { return 2 }
+
+// Type is Tensor-4 a → Tensor-4 a → Tensor-4 a.
+func (op *conv2DOp) Type() hm.Type {
+	t := tensorType(4)
+	return hm.NewFnType(t, t, t)
+}
+
+// InferShape returns (N, O, OH, OW).
+func (op *conv2DOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
+	ss, err := inferShapes("Conv2D", 2, inputs)
+	if err != nil {
+		return nil, err
+	}
+	g, err := op.geom(ss[0], ss[1])
+	if err != nil {
+		return nil, fmt.Errorf("nn: Conv2D: %w", err)
+	}
+	return g.outShape(), nil
+}
+
+// Do convolves.
+func (op *conv2DOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) { return op.do(nil, inputs) }
+
+// UsePreallocDo convolves into prealloc.
+func (op *conv2DOp) UsePreallocDo(prealloc gorgonia.Value, inputs ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.do(prealloc, inputs)
+}
+
+func (op *conv2DOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgonia.Value, error) {
+	in, err := denseInputs("Conv2D", 2, inputs)
+	if err != nil {
+		return nil, err
+	}
+	x, w := in[0], in[1]
+	g, err := op.geom(x.Shape(), w.Shape())
+	if err != nil {
+		return nil, fmt.Errorf("nn: Conv2D: %w", err)
+	}
+	y, err := result("Conv2D", prealloc, x.Dtype(), g.outShape())
+	if err != nil {
+		return nil, err
+	}
+	if x.Dtype() == tensor.Float32 {
+		convForward(&g, dataOf[float32](x), dataOf[float32](w), dataOf[float32](y))
+	} else {
+		convForward(&g, dataOf[float64](x), dataOf[float64](w), dataOf[float64](y))
+	}
+	return y, nil
+}
+
+// ReturnsPtr is false: the output is a new tensor.
+func (op *conv2DOp) ReturnsPtr() bool { return false }
+
+// CallsExtern is false: BLAS calls finish before Do returns.
+func (op *conv2DOp) CallsExtern() bool { return false }
+
+// OverwritesInput is -1: no input is overwritten.
+func (op *conv2DOp) OverwritesInput() int { return -1 }
+
+// WriteHash writes the op and all its parameters.
+func (op *conv2DOp) WriteHash(h hash.Hash) { writeHash(h, op.String()) }
+
+// Hashcode hashes the op and all its parameters.
+func (op *conv2DOp) Hashcode() uint32 { return hashString(op.String()) }
+
+// String describes the op and its parameters.
+func (op *conv2DOp) String() string { return op.describe("Conv2D") }
+
+// DiffWRT is true for both the input and the filters.
+func (op *conv2DOp) DiffWRT(inputs int) []bool { return []bool{true, true} }
+
+// SymDiff returns the gradient nodes for x and w, each computed from (x, w, grad).
+func (op *conv2DOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if len(inputs) != 2 {
+		return nil, fmt.Errorf("nn: Conv2D: SymDiff: expected 2 inputs, got %d", len(inputs))
+	}
+	x, w := inputs[0], inputs[1]
+	dx, err := gorgonia.ApplyOp(&conv2DBackDataOp{op.convParams}, x, w, grad)
+	if err != nil {
+		return nil, fmt.Errorf("nn: Conv2D: SymDiff: input gradient: %w", err)
+	}
+	dw, err := gorgonia.ApplyOp(&conv2DBackFilterOp{op.convParams}, x, w, grad)
+	if err != nil {
+		return nil, fmt.Errorf("nn: Conv2D: SymDiff: filter gradient: %w", err)
+	}
+	return gorgonia.Nodes{dx, dw}, nil
+}
+
+// DoDiff adds the gradients for x and w into their derivatives (gorgonia.LispMachine).
+func (op *conv2DOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes, output *gorgonia.Node) error {
+	return doDiff("Conv2D", inputs, output, func(vals []gorgonia.Value, dy gorgonia.Value) ([]gorgonia.Value, error) {
+		if len(vals) != 2 {
+			return nil, fmt.Errorf("expected 2 inputs, got %d", len(vals))
+		}
+		dx, err := (&conv2DBackDataOp{op.convParams}).Do(vals[0], vals[1], dy)
+		if err != nil {
+			return nil, err
+		}
+		dw, err := (&conv2DBackFilterOp{op.convParams}).Do(vals[0], vals[1], dy)
+		if err != nil {
+			return nil, err
+		}
+		return []gorgonia.Value{dx, dw}, nil
+	})
+}
+
+// backInputs checks the inputs (x, w, dy) of a backward convolution op.
+func (p convParams) backInputs(name string, inputs []gorgonia.Value) (x, w, dy *tensor.Dense, g convGeom, err error) {
+	in, err := denseInputs(name, 3, inputs)
+	if err != nil {
+		return nil, nil, nil, g, err
+	}
+	x, w, dy = in[0], in[1], in[2]
+	if g, err = p.geom(x.Shape(), w.Shape()); err != nil {
+		return nil, nil, nil, g, fmt.Errorf("nn: %s: %w", name, err)
+	}
+	if !dy.Shape().Eq(g.outShape()) {
+		return nil, nil, nil, g, fmt.Errorf("nn: %s: output gradient has shape %v, want %v", name, dy.Shape(), g.outShape())
+	}
+	return x, w, dy, g, nil
+}
+
+// backShapes checks the shapes (x, w, dy) given to a backward convolution op's InferShape.
+func (p convParams) backShapes(name string, inputs []gorgonia.DimSizer) ([]tensor.Shape, error) {
+	ss, err := inferShapes(name, 3, inputs)
+	if err != nil {
+		return nil, err
+	}
+	g, err := p.geom(ss[0], ss[1])
+	if err != nil {
+		return nil, fmt.Errorf("nn: %s: %w", name, err)
+	}
+	if !ss[2].Eq(g.outShape()) {
+		return nil, fmt.Errorf("nn: %s: output gradient has shape %v, want %v", name, ss[2], g.outShape())
+	}
+	return ss, nil
+}
+
+// conv2DBackDataOp is the gradient of the convolution with respect to its input:
+// (x, w, dy) → dx. Only the shape of x is read.
+type conv2DBackDataOp struct{ convParams }
+
+var _ gorgonia.UsePreallocDoer = (*conv2DBackDataOp)(nil)
+
+// Arity is 3: input, filters and output gradient.
+func (op *conv2DBackDataOp) Arity() int { return 3 }
+
+// Type is Tensor-4 a → Tensor-4 a → Tensor-4 a → Tensor-4 a.
+func (op *conv2DBackDataOp) Type() hm.Type {
+	t := tensorType(4)
+	return hm.NewFnType(t, t, t, t)
+}
+
+// InferShape returns the shape of x.
+func (op *conv2DBackDataOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
+	ss, err := op.backShapes("Conv2DBackData", inputs)
+	if err != nil {
+		return nil, err
+	}
+	return ss[0].Clone(), nil
+}
+
+// Do computes the input gradient.
+func (op *conv2DBackDataOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.do(nil, inputs)
+}
+
+// UsePreallocDo computes the input gradient into prealloc.
+func (op *conv2DBackDataOp) UsePreallocDo(prealloc gorgonia.Value, inputs ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.do(prealloc, inputs)
+}
+
+func (op *conv2DBackDataOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgonia.Value, error) {
+	x, w, dy, g, err := op.backInputs("Conv2DBackData", inputs)
+	if err != nil {
+		return nil, err
+	}
+	dx, err := result("Conv2DBackData", prealloc, x.Dtype(), x.Shape())
+	if err != nil {
+		return nil, err
+	}
+	if x.Dtype() == tensor.Float32 {
+		convBackData(&g, dataOf[float32](w), dataOf[float32](dy), dataOf[float32](dx))
+	} else {
+		convBackData(&g, dataOf[float64](w), dataOf[float64](dy), dataOf[float64](dx))
+	}
+	return dx, nil
+}
+
+// ReturnsPtr is false: the output is a new tensor.
+func (op *conv2DBackDataOp) ReturnsPtr() bool { return false }
+
+// CallsExtern is false: BLAS calls finish before Do returns.
+func (op *conv2DBackDataOp) CallsExtern() bool { return false }
+
+// OverwritesInput is -1: no input is overwritten.
+func (op *conv2DBackDataOp) OverwritesInput() int { return -1 }
+
+// WriteHash writes the op and all its parameters.
+func (op *conv2DBackDataOp) WriteHash(h hash.Hash) { writeHash(h, op.String()) }
+
+// Hashcode hashes the op and all its parameters.
+func (op *conv2DBackDataOp) Hashcode() uint32 { return hashString(op.String()) }
+
+// String describes the op and its parameters.
+func (op *conv2DBackDataOp) String() string { return op.describe("Conv2DBackData") }
+
+// conv2DBackFilterOp is the gradient of the convolution with respect to its filters:
+// (x, w, dy) → dw. Only the shape of w is read.
+type conv2DBackFilterOp struct{ convParams }
+
+var _ gorgonia.UsePreallocDoer = (*conv2DBackFilterOp)(nil)
+
+// Arity is 3: input, filters and output gradient.
+func (op *conv2DBackFilterOp) Arity() int { return 3 }
+
+// Type is Tensor-4 a → Tensor-4 a → Tensor-4 a → Tensor-4 a.
+func (op *conv2DBackFilterOp) Type() hm.Type {
+	t := tensorType(4)
+	return hm.NewFnType(t, t, t, t)
+}
+
+// InferShape returns the shape of w.
+func (op *conv2DBackFilterOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
+	ss, err := op.backShapes("Conv2DBackFilter", inputs)
+	if err != nil {
+		return nil, err
+	}
+	return ss[1].Clone(), nil
+}
+
+// Do computes the filter gradient.
+func (op *conv2DBackFilterOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.do(nil, inputs)
+}
+
+// UsePreallocDo computes the filter gradient into prealloc.
+func (op *conv2DBackFilterOp) UsePreallocDo(prealloc gorgonia.Value, inputs ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.do(prealloc, inputs)
+}
+
+func (op *conv2DBackFilterOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgonia.Value, error) {
+	x, w, dy, g, err := op.backInputs("Conv2DBackFilter", inputs)
+	if err != nil {
+		return nil, err
+	}
+	dw, err := result("Conv2DBackFilter", prealloc, w.Dtype(), w.Shape())
+	if err != nil {
+		return nil, err
+	}
+	if x.Dtype() == tensor.Float32 {
+		convBackFilter(&g, dataOf[float32](x), dataOf[float32](dy), dataOf[float32](dw))
+	} else {
+		convBackFilter(&g, dataOf[float64](x), dataOf[float64](dy), dataOf[float64](dw))
+	}
+	return dw, nil
+}
+
+// ReturnsPtr is false: the output is a new tensor.
+func (op *conv2DBackFilterOp) ReturnsPtr() bool { return false }
+
+// CallsExtern is false: BLAS calls finish before Do returns.
+func (op *conv2DBackFilterOp) CallsExtern() bool { return false }
+
+// OverwritesInput is -1: no input is overwritten.
+func (op *conv2DBackFilterOp) OverwritesInput() int { return -1 }
+
+// WriteHash writes the op and all its parameters.
+func (op *conv2DBackFilterOp) WriteHash(h hash.Hash) { writeHash(h, op.String()) }
+
+// Hashcode hashes the op and all its parameters.
+func (op *conv2DBackFilterOp) Hashcode() uint32 { return hashString(op.String()) }
+
+// String describes the op and its parameters.
+func (op *conv2DBackFilterOp) String() string { return op.describe("Conv2DBackFilter") }

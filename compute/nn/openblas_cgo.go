@@ -1,0 +1,6 @@
+//go:build cgo && !purego
+
+package nn
+
+// #cgo LDFLAGS: -lopenblas
+import "C"

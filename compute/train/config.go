@@ -1,0 +1,131 @@
+package train
+
+import (
+	"fmt"
+	"reflect"
+)
+
+// Config is one training run of a from-scratch CNN recipe. The defaults are the MNIST recipe's
+// (TensorFlow Machine Learning Cookbook, "Implementing a Simple CNN"); presets/ holds them as TOML
+// under the same keys, and the Training panel's form and the CLI read them from here.
+type Config struct {
+	// Recipe names the network: "mnist-cnn".
+	Recipe string `toml:"recipe"`
+	// Dataset names the data: "mnist" (built in), "fashion-mnist", or a folder holding an IDX pair.
+	Dataset string `toml:"dataset"`
+	// BatchSize is the number of training images drawn, with replacement, per generation (100).
+	BatchSize int `toml:"batch_size"`
+	// LearningRate is the solver's step size (0.005).
+	LearningRate float64 `toml:"learning_rate"`
+	// Momentum is the momentum solver's decay of its accumulator (0.9).
+	Momentum float64 `toml:"momentum"`
+	// Optimizer is "momentum" (the recipe) or "adam".
+	Optimizer string `toml:"optimizer"`
+	// LRDecay multiplies the learning rate every LRDecayEvery generations (1: no decay).
+	LRDecay float64 `toml:"lr_decay"`
+	// LRDecayEvery is the staircase period of LRDecay in generations.
+	LRDecayEvery int `toml:"lr_decay_every"`
+	// EvaluationSize is the number of test images drawn for each evaluation (500).
+	EvaluationSize int `toml:"evaluation_size"`
+	// Generations is the number of training steps (500).
+	Generations int `toml:"generations"`
+	// EvalEvery is the number of generations between evaluations (5).
+	EvalEvery int `toml:"eval_every"`
+	// Conv1Features is the number of filters of the first 4x4 convolution (25).
+	Conv1Features int `toml:"conv1_features"`
+	// Conv2Features is the number of filters of the second 4x4 convolution (50).
+	Conv2Features int `toml:"conv2_features"`
+	// MaxPoolSize1 is the window and stride of the first max-pool (2).
+	MaxPoolSize1 int `toml:"max_pool_size1"`
+	// MaxPoolSize2 is the window and stride of the second max-pool (2).
+	MaxPoolSize2 int `toml:"max_pool_size2"`
+	// FullyConnectedSize1 is the width of the hidden dense layer (100).
+	FullyConnectedSize1 int `toml:"fully_connected_size1"`
+	// Seed makes a run reproducible: initial weights, batches and evaluation samples (42).
+	Seed int64 `toml:"seed"`
+}
+
+// DefaultConfig returns the MNIST recipe exactly.
+func DefaultConfig() Config {
+	return Config{
+		Recipe: "mnist-cnn", Dataset: "mnist",
+		BatchSize: 100, LearningRate: 0.005, Momentum: 0.9, Optimizer: "momentum",
+		LRDecay: 1, LRDecayEvery: 1000,
+		EvaluationSize: 500, Generations: 500, EvalEvery: 5,
+		Conv1Features: 25, Conv2Features: 50, MaxPoolSize1: 2, MaxPoolSize2: 2,
+		FullyConnectedSize1: 100, Seed: 42,
+	}
+}
+
+// FieldError names the configuration key whose value is not acceptable.
+type FieldError struct {
+	Key    string
+	Value  any
+	Reason string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s = %v: %s", e.Key, e.Value, e.Reason)
+}
+
+// Validate checks every field and returns one *FieldError per bad field, in declaration order.
+func (c Config) Validate() []*FieldError {
+	var errs []*FieldError
+	bad := func(key string, v any, reason string) { errs = append(errs, &FieldError{key, v, reason}) }
+	if c.Recipe != "mnist-cnn" {
+		bad("recipe", c.Recipe, `unknown recipe (want "mnist-cnn")`)
+	}
+	if c.Dataset == "" {
+		bad("dataset", c.Dataset, "empty")
+	}
+	positive := []struct {
+		key string
+		v   int
+	}{
+		{"batch_size", c.BatchSize}, {"lr_decay_every", c.LRDecayEvery}, {"evaluation_size", c.EvaluationSize},
+		{"generations", c.Generations}, {"eval_every", c.EvalEvery},
+		{"conv1_features", c.Conv1Features}, {"conv2_features", c.Conv2Features},
+		{"max_pool_size1", c.MaxPoolSize1}, {"max_pool_size2", c.MaxPoolSize2},
+		{"fully_connected_size1", c.FullyConnectedSize1},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			bad(p.key, p.v, "must be a positive whole number")
+		}
+	}
+	if c.BatchSize > 10000 {
+		bad("batch_size", c.BatchSize, "too large (at most 10000)")
+	}
+	if c.EvaluationSize > 10000 {
+		bad("evaluation_size", c.EvaluationSize, "too large (at most 10000, the size of the test set)")
+	}
+	if c.Conv1Features > 1024 || c.Conv2Features > 1024 || c.FullyConnectedSize1 > 16384 {
+		bad("conv1_features", c.Conv1Features, "layer widths are capped at 1024 filters and 16384 units")
+	}
+	if c.MaxPoolSize1*c.MaxPoolSize2 > 28 {
+		bad("max_pool_size2", c.MaxPoolSize2, "the two pools shrink 28 pixels below one")
+	}
+	if !(c.LearningRate > 0 && c.LearningRate < 100) {
+		bad("learning_rate", c.LearningRate, "must be above 0 and below 100")
+	}
+	if !(c.Momentum >= 0 && c.Momentum < 1) {
+		bad("momentum", c.Momentum, "must be at least 0 and below 1")
+	}
+	if !(c.LRDecay > 0 && c.LRDecay <= 1) {
+		bad("lr_decay", c.LRDecay, "must be above 0 and at most 1")
+	}
+	if c.Optimizer != "momentum" && c.Optimizer != "adam" {
+		bad("optimizer", c.Optimizer, `want "momentum" or "adam"`)
+	}
+	return errs
+}
+
+// Keys returns the TOML keys of Config in declaration order, for forms and error messages.
+func Keys() []string {
+	t := reflect.TypeOf(Config{})
+	keys := make([]string, t.NumField())
+	for i := range keys {
+		keys[i] = t.Field(i).Tag.Get("toml")
+	}
+	return keys
+}

@@ -1,0 +1,142 @@
+// Package ui is Convas's window: Fyne only, one file per panel and small widgets. It talks to
+// app/, never to compute/. Widgets are touched only through a panel's do function, which is
+// fyne.Do in the running app and a direct call in tests.
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/widget"
+
+	"convas/app"
+	"convas/assets"
+)
+
+// Options are the window's start-up flags.
+type Options struct {
+	Preset       string        // training preset selected at start
+	Steps        int           // override of the preset's generations
+	Train        bool          // start training at once
+	QuitAfter    time.Duration // close after this long (smoke tests)
+	QuitWhenDone bool          // close when the started training ends
+}
+
+// Run opens the Convas window and returns when it is closed.
+func Run(o Options) error {
+	core, err := app.New()
+	if err != nil {
+		return err
+	}
+	fa := fyneapp.NewWithID("io.convas.studio")
+	fa.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon()))
+	w := fa.NewWindow("Convas")
+	w.Resize(fyne.NewSize(1240, 780))
+
+	trainPanel := NewTrainPanel(core, w, fyne.Do)
+	tabs := container.NewAppTabs(
+		container.NewTabItem("Train", trainPanel.View()),
+	)
+	w.SetContent(tabs)
+	w.SetMainMenu(mainMenu(w, trainPanel))
+	addShortcuts(w, trainPanel)
+	w.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { trainPanel.Dropped(uris) })
+	w.SetCloseIntercept(func() {
+		trainPanel.Shutdown()
+		w.Close()
+	})
+
+	if o.Preset != "" {
+		if err := trainPanel.SelectPreset(o.Preset); err != nil {
+			return err
+		}
+	}
+	if o.Steps > 0 {
+		trainPanel.SetField("generations", fmt.Sprint(o.Steps))
+	}
+	if o.Train {
+		trainPanel.OnFinished = func() {
+			if o.QuitWhenDone {
+				fa.Quit()
+			}
+		}
+		// Start once the window is up, so the first frames show the run beginning.
+		go func() {
+			time.Sleep(500 * time.Millisecond)
+			fyne.Do(trainPanel.Start)
+		}()
+	}
+	if o.QuitAfter > 0 {
+		go func() {
+			time.Sleep(o.QuitAfter)
+			fyne.Do(func() {
+				trainPanel.Shutdown()
+				fa.Quit()
+			})
+		}()
+	}
+	w.ShowAndRun()
+	return nil
+}
+
+func mainMenu(w fyne.Window, tp *TrainPanel) *fyne.MainMenu {
+	file := fyne.NewMenu("File",
+		fyne.NewMenuItem("Open checkpoint...", tp.OpenCheckpointDialog),
+		fyne.NewMenuItem("Save checkpoint as...", tp.SaveCheckpointDialog),
+		fyne.NewMenuItem("Predict image...", tp.PredictDialog),
+	)
+	run := fyne.NewMenu("Run",
+		fyne.NewMenuItem("Train", tp.Start),
+		fyne.NewMenuItem("Pause / Resume", tp.TogglePause),
+		fyne.NewMenuItem("Stop", tp.Stop),
+	)
+	help := fyne.NewMenu("Help",
+		fyne.NewMenuItem("Keyboard shortcuts", func() { dialog.ShowInformation("Keyboard shortcuts", shortcutHelp, w) }),
+		fyne.NewMenuItem("About Convas", func() { showAbout(w) }),
+	)
+	return fyne.NewMainMenu(file, run, help)
+}
+
+const shortcutHelp = `Ctrl+Enter   Train
+Ctrl+P       Pause / Resume
+Ctrl+.       Stop
+Ctrl+S       Save checkpoint as...
+Ctrl+O       Open checkpoint...
+Ctrl+I       Predict image...`
+
+func addShortcuts(w fyne.Window, tp *TrainPanel) {
+	add := func(key fyne.KeyName, f func()) {
+		w.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: key, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { f() })
+	}
+	add(fyne.KeyReturn, tp.Start)
+	add(fyne.KeyP, tp.TogglePause)
+	add(fyne.KeyPeriod, tp.Stop)
+	add(fyne.KeyS, tp.SaveCheckpointDialog)
+	add(fyne.KeyO, tp.OpenCheckpointDialog)
+	add(fyne.KeyI, tp.PredictDialog)
+}
+
+// showAbout shows the version and the licence notice of everything the binary ships.
+func showAbout(w fyne.Window) {
+	text := widget.NewRichTextFromMarkdown("# Convas\n\nA desktop studio for convolutional networks.\n\n" + assets.Provenance())
+	text.Wrapping = fyne.TextWrapWord
+	scroll := container.NewVScroll(text)
+	scroll.SetMinSize(fyne.NewSize(760, 480))
+	dialog.ShowCustom("About Convas", "Close", scroll, w)
+}
+
+// showError shows err in a dialog with its first line as the message.
+func showError(err error, w fyne.Window) {
+	if err == nil {
+		return
+	}
+	msg := strings.TrimSpace(err.Error())
+	dialog.ShowError(errors.New(msg), w)
+}
