@@ -21,6 +21,7 @@ type configForm struct {
 	onChange func(valid bool)
 	value    reflect.Value // a settable copy of the configuration
 	loading  bool
+	bad      map[string]string // key -> why its value is not acceptable
 }
 
 // newConfigForm builds entries for every field of cfg (a pointer to a struct) except the keys in skip.
@@ -80,6 +81,7 @@ func (f *configForm) changed() {
 			problems[k] = r
 		}
 	}
+	f.bad = problems
 	for _, k := range f.keys {
 		e := f.entries[k]
 		if r, bad := problems[k]; bad {
@@ -97,8 +99,8 @@ func (f *configForm) changed() {
 func (f *configForm) problems() []string {
 	var out []string
 	for _, k := range f.keys {
-		if err := f.entries[k].Validate(); err != nil {
-			out = append(out, k+": "+err.Error())
+		if r, bad := f.bad[k]; bad {
+			out = append(out, k+": "+r)
 		}
 	}
 	return out

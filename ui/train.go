@@ -326,6 +326,7 @@ func (p *TrainPanel) Continue() {
 
 // launch starts the job of p.training and the goroutine that drains its events.
 func (p *TrainPanel) launch() {
+	startGen := p.training.State.Gen // read before the job owns the state
 	job, err := p.training.Start()
 	if err != nil {
 		showError(err, p.win)
@@ -335,7 +336,7 @@ func (p *TrainPanel) launch() {
 	p.drained = make(chan struct{})
 	p.setStatus(fmt.Sprintf("Training %s on %s", p.training.Title, p.training.Dataset.Title))
 	p.updateButtons()
-	go p.drain(p.training, job, p.training.State.Gen, p.drained)
+	go p.drain(p.training, job, startGen, p.drained)
 }
 
 // drain reads a run's events, renders charts off the UI goroutine, and hands the latest state to
