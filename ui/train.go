@@ -105,9 +105,10 @@ func NewTrainPanel(core *app.App, win fyne.Window, do func(func())) *TrainPanel 
 		p.digits[i] = canvas.NewImageFromImage(image.NewGray(image.Rect(0, 0, 28, 28)))
 		p.digits[i].ScaleMode = canvas.ImageScalePixels
 		p.digits[i].FillMode = canvas.ImageFillContain
-		p.digits[i].SetMinSize(fyne.NewSize(84, 84))
+		p.digits[i].SetMinSize(fyne.NewSize(72, 72))
 		p.digitText[i] = widget.NewLabel("Actual: -  Pred: -")
 		p.digitText[i].Alignment = fyne.TextAlignCenter
+		p.digitText[i].SizeName = theme.SizeNameCaptionText
 	}
 	p.logList = widget.NewList(func() int { return len(p.logLines) },
 		func() fyne.CanvasObject {
@@ -135,7 +136,7 @@ func indexOf(titles []string, name string) int {
 func chartImage() *canvas.Image {
 	img := canvas.NewImageFromImage(image.NewRGBA(image.Rect(0, 0, 1, 1)))
 	img.FillMode = canvas.ImageFillContain
-	img.SetMinSize(fyne.NewSize(420, 280))
+	img.SetMinSize(fyne.NewSize(330, 220))
 	return img
 }
 
@@ -173,9 +174,10 @@ func (p *TrainPanel) View() fyne.CanvasObject {
 		cells = append(cells, container.NewBorder(nil, p.digitText[i], nil, nil, p.digits[i]))
 	}
 	digits := container.NewGridWithColumns(3, cells...)
-	bottom := container.NewGridWithColumns(2,
+	bottom := container.NewHSplit(
 		widget.NewCard("", "Latest batch", digits),
 		widget.NewCard("", "Log", p.logList))
+	bottom.Offset = 0.45
 	right := container.NewBorder(controls, nil, nil, nil, container.NewVSplit(charts, bottom))
 	split := container.NewHSplit(left, right)
 	split.Offset = 0.27

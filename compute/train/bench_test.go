@@ -1,0 +1,57 @@
+package train
+
+import (
+	"testing"
+
+	"convas/compute/optim"
+)
+
+// mnistStepFLOPs counts one training step of the recipe network at batch n, 2 FLOPs per
+// multiply-add: the forward pass, the gradient to every weight, and the gradient to the input of
+// every layer but the first.
+func mnistStepFLOPs(n int) float64 {
+	conv1 := 2.0 * float64(n) * 25 * 28 * 28 * (1 * 4 * 4)
+	conv2 := 2.0 * float64(n) * 50 * 14 * 14 * (25 * 4 * 4)
+	fc1 := 2.0 * float64(n) * (7 * 7 * 50) * 100
+	fc2 := 2.0 * float64(n) * 100 * 10
+	fwd := conv1 + conv2 + fc1 + fc2
+	return fwd + fwd + (fwd - conv1)
+}
+
+// BenchmarkMNISTStep is one training step of the recipe's network at batch 100: forward, loss,
+// gradients and the momentum update.
+func BenchmarkMNISTStep(b *testing.B) {
+	cfg := DefaultConfig()
+	st, err := NewState(cfg, 28, 28, 1, 10)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := patterns(1000, 10, 1)
+	tr, err := newTrainer(st.Model, cfg.BatchSize)
+	if err != nil {
+		b.Fatal(err)
+	}
+	idx := make([]int, cfg.BatchSize)
+	for i := range idx {
+		idx[i] = i
+	}
+	params := make([]optim.Param, len(st.Model.Params))
+	for i, p := range st.Model.Params {
+		params[i] = optim.Param{Name: p.Name, Value: p.Data}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_, grads, err := tr.step(d, idx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for j := range params {
+			params[j].Grad = grads[j]
+		}
+		if err := st.Solver.Step(params, 0.005); err != nil {
+			b.Fatal(err)
+		}
+		tr.reset()
+	}
+	b.ReportMetric(mnistStepFLOPs(cfg.BatchSize)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
