@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"gorgonia.org/gorgonia"
@@ -183,8 +184,11 @@ func TestConv2DRejectsBadShapes(t *testing.T) {
 		{"float32 filters", randLeaf(g, r, tensor.Float32, "w6", 3, 2, 3, 3), Valid(), 1, 1},
 	}
 	for _, c := range cases {
-		if _, err := Conv2D(x, c.w, c.pad, c.sh, c.sw); err == nil {
+		_, err := Conv2D(x, c.w, c.pad, c.sh, c.sw)
+		if err == nil {
 			t.Errorf("%s: no error", c.name)
+		} else if !strings.HasPrefix(err.Error(), "nn: Conv2D: ") {
+			t.Errorf("%s: error %q lacks the package prefix", c.name, err)
 		}
 	}
 }

@@ -95,15 +95,13 @@ type gradCheck struct {
 	eps, rtol, atol float64
 }
 
-// defaultGradCheck is central differences with step 1e-6 and relative tolerance 1e-6.
-var defaultGradCheck = gradCheck{eps: 1e-6, rtol: 1e-6, atol: 1e-8}
-
 // checkGrad builds a float64 graph with build, which returns a scalar cost and the input leaves
 // to check; it differentiates the cost with gorgonia.Grad, runs it on a tape machine, and
-// compares every element of every gradient with central differences of the cost.
+// compares every element of every gradient with central differences of the cost (step 1e-6,
+// relative tolerance 1e-6, absolute 1e-8).
 func checkGrad(t *testing.T, build func(g *gorgonia.ExprGraph) (cost *gorgonia.Node, wrt gorgonia.Nodes)) {
 	t.Helper()
-	defaultGradCheck.check(t, build)
+	gradCheck{eps: 1e-6, rtol: 1e-6, atol: 1e-8}.check(t, build)
 }
 
 // check is checkGrad with the tolerances of c.

@@ -177,3 +177,14 @@ func TestSoftmaxCrossEntropyRejectsBadShapes(t *testing.T) {
 		}
 	}
 }
+
+func TestSoftmaxCrossEntropyLabelsGetNoGradient(t *testing.T) {
+	g := gorgonia.NewGraph()
+	r := newRand(12)
+	z := randLeaf(g, r, tensor.Float64, "z", 2, 3)
+	l := randLeaf(g, r, tensor.Float64, "l", 2, 3)
+	loss := must(t)(SoftmaxCrossEntropy(z, l))
+	if _, err := gorgonia.Grad(loss, l); err == nil {
+		t.Error("Grad with respect to the labels succeeded")
+	}
+}

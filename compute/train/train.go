@@ -260,7 +260,15 @@ func newTrainer(m *models.MNISTCNN, batch int) (*trainer, error) {
 	t := &trainer{g: g, labels: labels, loss: loss, grads: grads,
 		x: tensor.New(tensor.WithShape(g.Input.Shape()...), tensor.Of(tensor.Float32)),
 		y: tensor.New(tensor.WithShape(batch, classes), tensor.Of(tensor.Float32))}
-	t.vm = G.NewTapeMachine(g.G)
+	// Compile only what a step needs: the loss, the logits and the weight gradients. An unpruned
+	// graph would also compute the gradient to the input pictures, which nothing uses.
+	inputs := append(G.Nodes{g.Input, labels}, g.Weights...)
+	outputs := append(G.Nodes{loss, g.Logits}, grads...)
+	prog, locs, err := G.CompileFunction(g.G, inputs, outputs)
+	if err != nil {
+		return nil, fmt.Errorf("train: compile: %w", err)
+	}
+	t.vm = G.NewTapeMachine(g.G, G.WithPrecompiled(prog, locs))
 	return t, nil
 }
 
