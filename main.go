@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"convas/cli"
+	_ "convas/internal/localefix" // before Fyne's init: see the package doc
 	"convas/ui"
 )
 

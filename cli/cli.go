@@ -20,7 +20,8 @@ func (e *UsageError) Error() string { return e.Msg }
 
 // Commands lists the subcommands this build knows.
 var commands = map[string]func(a *app.App, args []string, stdout, stderr io.Writer) error{
-	"train": trainCmd,
+	"train":  trainCmd,
+	"models": modelsCmd,
 }
 
 // IsCommand reports whether name is a subcommand (otherwise the window opens).
@@ -68,6 +69,10 @@ func usage(w io.Writer) {
 Usage:
   convas                      open the window
   convas train [flags]        train a CNN recipe headless (convas train -h)
+  convas models list          the pretrained networks and data sets, and their state
+  convas models fetch NAME    download one (resumable, verified)
+  convas models import FILE   put a file you have into the store (checked by size and checksum)
+  convas models delete NAME   remove one from the store
   convas help                 this text
 `)
 }

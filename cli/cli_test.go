@@ -87,3 +87,26 @@ func TestTrainJSON(t *testing.T) {
 		t.Errorf("resume output %q", stdout.String())
 	}
 }
+
+func TestModelsListOffline(t *testing.T) {
+	setHome(t)
+	var out, errb bytes.Buffer
+	if status := Main([]string{"models", "list"}, &out, &errb); status != 0 {
+		t.Fatalf("status %d: %s", status, errb.String())
+	}
+	for _, want := range []string{"inceptionv3-trunk", "ready (embedded)", "vgg19", "missing", "534.9 MB", "inception5h", "49.9 MB", "cifar10"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("models list lacks %q:\n%s", want, out.String())
+		}
+	}
+	errb.Reset()
+	if status := Main([]string{"models", "fetch", "nope"}, &out, &errb); status != 2 || strings.Count(errb.String(), "\n") != 1 {
+		t.Errorf("fetch nope: status %d, stderr %q", status, errb.String())
+	}
+	errb.Reset()
+	junk := filepath.Join(t.TempDir(), "junk.bin")
+	os.WriteFile(junk, []byte("junk"), 0o644)
+	if status := Main([]string{"models", "import", junk}, &out, &errb); status != 2 || !strings.Contains(errb.String(), "import-unverified") {
+		t.Errorf("import junk: status %d, stderr %q", status, errb.String())
+	}
+}

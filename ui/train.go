@@ -685,7 +685,8 @@ func (p *TrainPanel) showPrediction(path string, preds []app.Prediction, px []fl
 	for _, pr := range preds {
 		bar := widget.NewProgressBar()
 		bar.SetValue(pr.Probability)
-		rows.Add(container.NewBorder(nil, nil, widget.NewLabel(fmt.Sprintf("%-12s", pr.Label)), nil, bar))
+		rows.Add(container.NewBorder(nil, nil, widget.NewLabel(pr.Label), nil,
+			container.NewGridWrap(fyne.NewSize(260, 30), bar)))
 	}
 	head := widget.NewLabelWithStyle(fmt.Sprintf("%s: %s (%.1f%%)", filepath.Base(path), preds[0].Label, 100*preds[0].Probability),
 		fyne.TextAlignLeading, fyne.TextStyle{Bold: true})

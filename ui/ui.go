@@ -125,7 +125,7 @@ func addShortcuts(w fyne.Window, tp *TrainPanel) {
 
 // showAbout shows the version and the licence notice of everything the binary ships.
 func showAbout(w fyne.Window) {
-	text := widget.NewRichTextFromMarkdown("# Convas\n\nA desktop studio for convolutional networks.\n\n" + assets.Provenance())
+	text := widget.NewRichTextFromMarkdown("# Convas\n\nA desktop studio for convolutional networks.\n\n" + tablesAsLists(assets.Provenance()))
 	text.Wrapping = fyne.TextWrapWord
 	scroll := container.NewVScroll(text)
 	scroll.SetMinSize(fyne.NewSize(760, 480))
@@ -139,4 +139,29 @@ func showError(err error, w fyne.Window) {
 	}
 	msg := strings.TrimSpace(err.Error())
 	dialog.ShowError(errors.New(msg), w)
+}
+
+// tablesAsLists rewrites Markdown table rows as list items, since Fyne's rich text draws no tables:
+// "| a | b | c |" becomes "- **a**: b; c", the header and separator rows are dropped.
+func tablesAsLists(md string) string {
+	var out []string
+	header := true
+	for _, line := range strings.Split(md, "\n") {
+		t := strings.TrimSpace(line)
+		if !strings.HasPrefix(t, "|") {
+			header = true
+			out = append(out, line)
+			continue
+		}
+		cells := strings.Split(strings.Trim(t, "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		if header || strings.Trim(cells[0], "-: ") == "" {
+			header = false
+			continue
+		}
+		out = append(out, "- **"+cells[0]+"**: "+strings.Join(cells[1:], "; "))
+	}
+	return strings.Join(out, "\n")
 }

@@ -1,0 +1,18 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestTablesAsLists(t *testing.T) {
+	md := "intro\n\n| file | licence |\n| --- | --- |\n| a.png | MIT |\n| b.gz | CC0 |\n\ntail"
+	got := tablesAsLists(md)
+	want := "intro\n\n- **a.png**: MIT\n- **b.gz**: CC0\n\ntail"
+	if got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	if strings.Contains(got, "---") {
+		t.Error("separator row kept")
+	}
+}
