@@ -8,6 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"convas/app/modelstore"
+	"convas/compute/models"
 )
 
 // App is the state shared by the front ends: where Convas keeps its files.
@@ -17,6 +20,12 @@ type App struct {
 	DataDir   string // what the user made (runs, checkpoints): $XDG_DATA_HOME/convas
 
 	datasets sync.Map // loaded data sets by name, so a second run does not parse them again
+
+	storeOnce sync.Once
+	store     *modelstore.Store
+	trunkOnce sync.Once
+	trunk     *models.InceptionV3
+	trunkErr  error
 }
 
 // New returns an App rooted in the user's configuration and cache folders.

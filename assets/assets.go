@@ -1,5 +1,5 @@
-// Package assets embeds what Convas ships inside its binary: the app icon, the MNIST data set and
-// the provenance notice of every file (PROVENANCE.md, shown in the About box).
+// Package assets embeds what Convas ships inside its binary: the app icon, the MNIST data set, the
+// InceptionV3 trunk, and the provenance notice of every file (PROVENANCE.md, shown in the About box).
 package assets
 
 import (
@@ -7,7 +7,7 @@ import (
 	"io/fs"
 )
 
-//go:embed icon.png PROVENANCE.md mnist/*.gz
+//go:embed icon.png PROVENANCE.md mnist/*.gz inceptionv3/inceptionv3-mixed5.cnvm
 var files embed.FS
 
 // Icon is the application icon (PNG).
@@ -23,6 +23,12 @@ const (
 	MNISTTestImages  = "mnist/t10k-images-idx3-ubyte.gz"
 	MNISTTestLabels  = "mnist/t10k-labels-idx1-ubyte.gz"
 )
+
+// InceptionV3Mixed5 is the InceptionV3 trunk (the stem through mixed5) as a Convas model file.
+const InceptionV3Mixed5 = "inceptionv3/inceptionv3-mixed5.cnvm"
+
+// InceptionV3 returns the embedded InceptionV3 trunk; models.LoadInceptionV3 reads it.
+func InceptionV3() []byte { return mustRead(InceptionV3Mixed5) }
 
 // FS returns the embedded files.
 func FS() fs.FS { return files }

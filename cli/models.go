@@ -68,6 +68,8 @@ func modelsCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "Imported %s as %s WITHOUT verifying it: results may be wrong if it is not %s\n", rest[0], e.Name, e.Title)
 		return nil
+	case "import-tfjs":
+		return importTFJSCmd(a, rest, stdout, stderr)
 	case "delete":
 		e, err := one()
 		if err != nil {
@@ -79,7 +81,7 @@ func modelsCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Deleted %s from %s\n", e.Name, dir)
 		return nil
 	}
-	return &UsageError{fmt.Sprintf("models: unknown subcommand %q (want list, fetch, import, import-unverified, delete)", sub)}
+	return &UsageError{fmt.Sprintf("models: unknown subcommand %q (want list, fetch, import, import-unverified, import-tfjs, delete)", sub)}
 }
 
 func listModels(s *modelstore.Store, w io.Writer) error {

@@ -41,8 +41,10 @@ func Run(o Options) error {
 	w.Resize(fyne.NewSize(1240, 780))
 
 	trainPanel := NewTrainPanel(core, w, fyne.Do)
+	modelsPanel := NewModelsPanel(core, w, fyne.Do)
 	tabs := container.NewAppTabs(
 		container.NewTabItem("Train", trainPanel.View()),
+		container.NewTabItem("Models", modelsPanel.View()),
 	)
 	w.SetContent(tabs)
 	w.SetMainMenu(mainMenu(w, trainPanel))

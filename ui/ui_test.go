@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -16,3 +17,5 @@ func TestTablesAsLists(t *testing.T) {
 		t.Error("separator row kept")
 	}
 }
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }

@@ -8,7 +8,7 @@
 // package nsfwjs@4.4.0:
 //
 //	npm pack nsfwjs@4.4.0
-//	go run ./tools/importtfjs/cmd/importtfjs -nsfwjs -o assets/inceptionv3/inceptionv3-mixed5.cnvm nsfwjs-4.4.0.tgz
+//	go run . models import-tfjs -nsfwjs -o assets/inceptionv3/inceptionv3-mixed5.cnvm nsfwjs-4.4.0.tgz
 package importtfjs
 
 import (

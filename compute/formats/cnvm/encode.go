@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"iter"
 	"maps"
 	"math"
 	"slices"
@@ -186,8 +187,8 @@ func checkLayer(l *Layer, seen map[string]bool) string {
 			return fmt.Sprintf("layer %q reads %q, which is not a layer before it", l.Name, in)
 		}
 	}
-	for _, keys := range [][]string{slices.Sorted(maps.Keys(l.Ints)), slices.Sorted(maps.Keys(l.Floats)), slices.Sorted(maps.Keys(l.Strings)), slices.Sorted(maps.Keys(l.Weights))} {
-		for _, k := range keys {
+	for _, keys := range []iter.Seq[string]{maps.Keys(l.Ints), maps.Keys(l.Floats), maps.Keys(l.Strings), maps.Keys(l.Weights)} {
+		for k := range keys {
 			if k == "" || len(k) > maxString {
 				return fmt.Sprintf("layer %q has an attribute without a name", l.Name)
 			}

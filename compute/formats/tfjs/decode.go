@@ -35,7 +35,7 @@ func Decode(fsys fs.FS, name string) (*Model, error) {
 	dir := path.Dir(name)
 	for gi, g := range groups {
 		if err := readGroup(fsys, dir, gi, g); err != nil {
-			return nil, err
+			return nil, inFile(err, name)
 		}
 	}
 	return m, nil
@@ -79,26 +79,32 @@ func readAll(fsys fs.FS, name string) ([]byte, error) {
 
 // modelJSON is the top level of a model file.
 type modelJSON struct {
-	Format          string          `json:"format"`
-	GeneratedBy     string          `json:"generatedBy"`
-	ConvertedBy     string          `json:"convertedBy"`
-	ModelTopology   json.RawMessage `json:"modelTopology"`
-	WeightsManifest []groupJSON     `json:"weightsManifest"`
+	Format          string        `json:"format"`
+	GeneratedBy     string        `json:"generatedBy"`
+	ConvertedBy     string        `json:"convertedBy"`
+	ModelTopology   *topologyJSON `json:"modelTopology"`
+	WeightsManifest []groupJSON   `json:"weightsManifest"`
 }
 
 // groupJSON is one group of the weights manifest: shards and the weights stored in them.
 type groupJSON struct {
-	Paths   []string `json:"paths"`
-	Weights []struct {
-		Name         string `json:"name"`
-		Shape        []int  `json:"shape"`
-		DType        string `json:"dtype"`
-		Quantization *struct {
-			DType string   `json:"dtype"`
-			Min   *float64 `json:"min"`
-			Scale *float64 `json:"scale"`
-		} `json:"quantization"`
-	} `json:"weights"`
+	Paths   []string     `json:"paths"`
+	Weights []weightJSON `json:"weights"`
+}
+
+// weightJSON is one weight of the manifest.
+type weightJSON struct {
+	Name         string            `json:"name"`
+	Shape        []int             `json:"shape"`
+	DType        string            `json:"dtype"`
+	Quantization *quantizationJSON `json:"quantization"`
+}
+
+// quantizationJSON is a weight's quantization.
+type quantizationJSON struct {
+	DType string   `json:"dtype"`
+	Min   *float64 `json:"min"`
+	Scale *float64 `json:"scale"`
 }
 
 // group is a checked manifest group.
@@ -114,14 +120,14 @@ type topologyJSON struct {
 	Backend      string          `json:"backend"`
 	ModelConfig  *classJSON      `json:"model_config"`
 	ClassName    string          `json:"class_name"`
-	Config       json.RawMessage `json:"config"`
+	Config       modelConfigJSON `json:"config"`
 	Node         json.RawMessage `json:"node"`
 }
 
-// classJSON is a Keras object: a class name and its config.
+// classJSON is a Keras model: a class name and its config.
 type classJSON struct {
 	ClassName string          `json:"class_name"`
-	Config    json.RawMessage `json:"config"`
+	Config    modelConfigJSON `json:"config"`
 }
 
 // layerJSON is one layer of a model config.
@@ -132,13 +138,26 @@ type layerJSON struct {
 	InboundNodes []json.RawMessage `json:"inbound_nodes"`
 }
 
-// functionalJSON is the config of a Functional model (class "Model" or "Functional"), and of a
-// Sequential model written as an object.
-type functionalJSON struct {
+// modelConfigJSON is the config of a Functional model (class "Model" or "Functional"), or of a
+// Sequential model, which Keras before 2.2.3 writes as the list of its layers.
+type modelConfigJSON struct {
 	Name         string          `json:"name"`
 	Layers       []layerJSON     `json:"layers"`
 	InputLayers  json.RawMessage `json:"input_layers"`
 	OutputLayers json.RawMessage `json:"output_layers"`
+}
+
+// UnmarshalJSON reads a model config written as an object or as a list of layers. The errors of
+// a list lose their offsets.
+func (c *modelConfigJSON) UnmarshalJSON(data []byte) error {
+	if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("[")) {
+		type plain modelConfigJSON // without this method
+		return json.Unmarshal(data, (*plain)(c))
+	}
+	if err := json.Unmarshal(data, &c.Layers); err != nil {
+		return errors.New(err.Error())
+	}
+	return nil
 }
 
 // decodeModel decodes a model file: the topology and the manifest, without weight data. Its
@@ -148,30 +167,24 @@ func decodeModel(data []byte) (*Model, []group, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	jsonErr := func(what string, err error) error {
+	var top modelJSON
+	if err := json.Unmarshal(js, &top); err != nil {
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &se):
-			return &FormatError{Offset: omap.source(se.Offset), Msg: what + ": " + err.Error()}
+			return nil, nil, &FormatError{Offset: omap.source(se.Offset), Msg: err.Error()}
 		case errors.As(err, &te):
-			return &FormatError{Offset: omap.source(te.Offset), Msg: what + ": " + err.Error()}
+			return nil, nil, &FormatError{Offset: omap.source(te.Offset), Msg: err.Error()}
 		}
-		return &FormatError{Offset: -1, Msg: what + ": " + err.Error()}
-	}
-	var top modelJSON
-	if err := json.Unmarshal(js, &top); err != nil {
-		return nil, nil, jsonErr("model", err)
+		return nil, nil, &FormatError{Offset: -1, Msg: err.Error()}
 	}
 	if top.Format == "graph-model" {
 		return nil, nil, &UnsupportedError{Feature: `graph models (format "graph-model"): only layers models are read`}
 	}
-	if top.ModelTopology == nil {
+	topo := top.ModelTopology
+	if topo == nil {
 		return nil, nil, &FormatError{Offset: -1, Msg: "no modelTopology"}
-	}
-	var topo topologyJSON
-	if err := json.Unmarshal(top.ModelTopology, &topo); err != nil {
-		return nil, nil, jsonErr("modelTopology", err)
 	}
 	if topo.Node != nil {
 		return nil, nil, &UnsupportedError{Feature: "graph models (a GraphDef topology): only layers models are read"}
@@ -182,7 +195,7 @@ func decodeModel(data []byte) (*Model, []group, error) {
 	}
 	m := &Model{Format: top.Format, GeneratedBy: top.GeneratedBy, ConvertedBy: top.ConvertedBy,
 		KerasVersion: topo.KerasVersion, Backend: topo.Backend}
-	if err := m.readTopology(mc, jsonErr); err != nil {
+	if err := m.readTopology(mc); err != nil {
 		return nil, nil, err
 	}
 	groups, err := m.readManifest(top.WeightsManifest)
@@ -237,24 +250,13 @@ func findExport(data []byte, open byte) (int, bool) {
 }
 
 // readTopology reads the model config: its layers, their inputs, configs and shapes.
-func (m *Model) readTopology(mc classJSON, jsonErr func(string, error) error) error {
-	var fn functionalJSON
+func (m *Model) readTopology(mc classJSON) error {
+	fn := mc.Config
 	sequential := false
 	switch mc.ClassName {
 	case "Model", "Functional":
-		if err := json.Unmarshal(mc.Config, &fn); err != nil {
-			return jsonErr("model_config", err)
-		}
 	case "Sequential":
 		sequential = true
-		// Keras before 2.2.3 writes the config as the list of layers.
-		if bytes.HasPrefix(bytes.TrimSpace(mc.Config), []byte("[")) {
-			if err := json.Unmarshal(mc.Config, &fn.Layers); err != nil {
-				return jsonErr("model_config", err)
-			}
-		} else if err := json.Unmarshal(mc.Config, &fn); err != nil {
-			return jsonErr("model_config", err)
-		}
 	case "":
 		return &FormatError{Offset: -1, Msg: "modelTopology has no model class"}
 	default:
@@ -593,11 +595,7 @@ func (m *Model) readManifest(man []groupJSON) ([]group, error) {
 }
 
 // checkWeight checks a manifest entry's shape, dtype and quantization.
-func checkWeight(w *Weight, q *struct {
-	DType string   `json:"dtype"`
-	Min   *float64 `json:"min"`
-	Scale *float64 `json:"scale"`
-}) error {
+func checkWeight(w *Weight, q *quantizationJSON) error {
 	if w.Name == "" {
 		return &FormatError{Offset: -1, Msg: "weight without a name"}
 	}

@@ -1,0 +1,95 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"convas/app/modelstore"
+	"convas/assets"
+	"convas/compute/models"
+)
+
+// ModelRow is one line of the Models panel: a catalog entry and its state in the store.
+type ModelRow struct {
+	Entry modelstore.Entry
+	State modelstore.State
+}
+
+// Usable reports whether the model can be loaded now.
+func (r ModelRow) Usable() bool {
+	return r.State.Kind == modelstore.Ready || r.State.Kind == modelstore.Embedded
+}
+
+// LayerInfo is one layer of a network: its name, its kind and its output channels.
+type LayerInfo = models.LayerInfo
+
+// ErrNoLayers reports a catalog entry that is data, not a network.
+var ErrNoLayers = errors.New("a data set has no layers")
+
+// Store returns the model store in the cache folder.
+func (a *App) Store() *modelstore.Store {
+	a.storeOnce.Do(func() {
+		a.store = &modelstore.Store{Dir: filepath.Join(a.CacheDir, "models")}
+	})
+	return a.store
+}
+
+// ModelRows lists every catalog entry with its state.
+func (a *App) ModelRows() []ModelRow {
+	s := a.Store()
+	var rows []ModelRow
+	for _, e := range modelstore.Catalog() {
+		rows = append(rows, ModelRow{Entry: e, State: s.Status(e)})
+	}
+	return rows
+}
+
+// Trunk returns the embedded InceptionV3 trunk, decoded once and shared: its weights are never
+// written, and each job builds its own graph from it.
+func (a *App) Trunk() (*models.InceptionV3, error) {
+	a.trunkOnce.Do(func() {
+		a.trunk, a.trunkErr = models.LoadInceptionV3(bytes.NewReader(assets.InceptionV3()))
+		if a.trunkErr != nil {
+			a.trunkErr = fmt.Errorf("embedded %s: %w", assets.InceptionV3Mixed5, a.trunkErr)
+		}
+	})
+	return a.trunk, a.trunkErr
+}
+
+// ModelLayers returns the layer table of a network in the catalog.
+func (a *App) ModelLayers(name string) ([]LayerInfo, error) {
+	s := a.Store()
+	e, err := s.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	switch e.Format {
+	case modelstore.FormatEmbedded:
+		t, err := a.Trunk()
+		if err != nil {
+			return nil, err
+		}
+		return t.Layers(), nil
+	case modelstore.FormatCIFARTarGz:
+		return nil, fmt.Errorf("%s: %w", name, ErrNoLayers)
+	}
+	if st := s.Status(e); st.Kind != modelstore.Ready {
+		return nil, fmt.Errorf("%s is %s: fetch or import it first (convas models fetch %s)", name, st, name)
+	}
+	return nil, fmt.Errorf("%s: reading its layers is not built yet in this version (the file is in place at %s)", name, s.Path(e))
+}
+
+// FetchModel downloads a catalog entry on its own job; progress is called from that job.
+func (a *App) FetchModel(name string, progress func(modelstore.Progress)) (*Job, error) {
+	s := a.Store()
+	e, err := s.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return StartJob(func(ctx context.Context, _ func(context.Context) error) error {
+		return s.Fetch(ctx, e, progress)
+	}), nil
+}
