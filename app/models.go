@@ -1,10 +1,12 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"convas/app/modelstore"
@@ -79,7 +81,28 @@ func (a *App) ModelLayers(name string) ([]LayerInfo, error) {
 	if st := s.Status(e); st.Kind != modelstore.Ready {
 		return nil, fmt.Errorf("%s is %s: fetch or import it first (convas models fetch %s)", name, st, name)
 	}
-	return nil, fmt.Errorf("%s: reading its layers is not built yet in this version (the file is in place at %s)", name, s.Path(e))
+	path := s.Path(e)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	switch e.Format {
+	case modelstore.FormatMAT:
+		m, err := models.LoadVGG19(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return m.Layers(), nil
+	case modelstore.FormatGraphDefZip:
+		m, err := models.LoadGoogLeNet(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return m.Layers(), nil
+	}
+	return nil, fmt.Errorf("%s: no reader for format %s", name, e.Format)
 }
 
 // FetchModel downloads a catalog entry on its own job; progress is called from that job.

@@ -73,6 +73,7 @@ Usage:
   convas models fetch NAME    download one (resumable, verified)
   convas models import FILE   put a file you have into the store (checked by size and checksum)
   convas models delete NAME   remove one from the store
+  convas models layers NAME   a network's layers with their kinds and channel counts
   convas models import-tfjs -o OUT.cnvm FILE.tgz|model.json   convert a TensorFlow.js layers model
   convas help                 this text
 `)

@@ -68,6 +68,11 @@ func modelsCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "Imported %s as %s WITHOUT verifying it: results may be wrong if it is not %s\n", rest[0], e.Name, e.Title)
 		return nil
+	case "layers":
+		if len(rest) != 1 {
+			return &UsageError{"models layers: want one model name (see convas models list)"}
+		}
+		return layersCmd(a, rest[0], stdout)
 	case "import-tfjs":
 		return importTFJSCmd(a, rest, stdout, stderr)
 	case "delete":
@@ -81,7 +86,7 @@ func modelsCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Deleted %s from %s\n", e.Name, dir)
 		return nil
 	}
-	return &UsageError{fmt.Sprintf("models: unknown subcommand %q (want list, fetch, import, import-unverified, import-tfjs, delete)", sub)}
+	return &UsageError{fmt.Sprintf("models: unknown subcommand %q (want list, fetch, import, import-unverified, import-tfjs, layers, delete)", sub)}
 }
 
 func listModels(s *modelstore.Store, w io.Writer) error {
@@ -143,4 +148,18 @@ func fetchModel(s *modelstore.Store, e modelstore.Entry, stdout, stderr io.Write
 	}
 	fmt.Fprintf(stdout, "%s is ready: %s\n", e.Name, s.Path(e))
 	return nil
+}
+
+// layersCmd prints a network's layer table: `convas models layers NAME`.
+func layersCmd(a *app.App, name string, stdout io.Writer) error {
+	layers, err := a.ModelLayers(name)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LAYER\tKIND\tCHANNELS")
+	for _, l := range layers {
+		fmt.Fprintf(tw, "%s\t%s\t%d\n", l.Name, l.Kind, l.Channels)
+	}
+	return tw.Flush()
 }
