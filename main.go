@@ -21,6 +21,7 @@ func main() {
 	fs.StringVar(&o.Preset, "preset", "", "select this training preset at start")
 	fs.IntVar(&o.Steps, "steps", 0, "override the preset's generations")
 	fs.BoolVar(&o.Train, "train", false, "start training at once")
+	fs.BoolVar(&o.Dream, "dream", false, "open the Dream tab and start dreaming at once")
 	fs.DurationVar(&o.QuitAfter, "quit-after", 0, "close the window after this long (for smoke tests)")
 	fs.BoolVar(&o.QuitWhenDone, "quit-when-done", false, "close the window when the started training ends")
 	if err := fs.Parse(os.Args[1:]); err != nil {

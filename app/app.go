@@ -26,6 +26,8 @@ type App struct {
 	trunkOnce sync.Once
 	trunk     *models.InceptionV3
 	trunkErr  error
+	googleMu  sync.Mutex
+	google    *models.GoogLeNet
 }
 
 // New returns an App rooted in the user's configuration and cache folders.
@@ -64,6 +66,10 @@ func writeFileAtomic(path string, b []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	defer os.Remove(f.Name())
+	if err := f.Chmod(0o644); err != nil { // CreateTemp makes 0600; these files are the user's
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", path, err)

@@ -116,3 +116,32 @@ func (a *App) FetchModel(name string, progress func(modelstore.Progress)) (*Job,
 		return s.Fetch(ctx, e, progress)
 	}), nil
 }
+
+// GoogLeNet loads inception5h's GoogLeNet from the model store, once; later calls share it (its
+// weights are never written).
+func (a *App) GoogLeNet() (*models.GoogLeNet, error) {
+	a.googleMu.Lock()
+	defer a.googleMu.Unlock()
+	if a.google != nil {
+		return a.google, nil
+	}
+	s := a.Store()
+	e, err := s.Lookup("inception5h")
+	if err != nil {
+		return nil, err
+	}
+	if st := s.Status(e); st.Kind != modelstore.Ready {
+		return nil, fmt.Errorf("inception5h is %s: fetch or import it first (convas models fetch inception5h)", st)
+	}
+	f, err := os.Open(s.Path(e))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m, err := models.LoadGoogLeNet(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Path(e), err)
+	}
+	a.google = m
+	return m, nil
+}

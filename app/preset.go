@@ -113,7 +113,7 @@ func (a *App) Presets() []Preset {
 	entries, _ := fs.ReadDir(presets.FS(), ".")
 	for _, e := range entries {
 		b, err := fs.ReadFile(presets.FS(), e.Name())
-		if err != nil {
+		if err != nil || !isTrainingPreset(b) {
 			continue
 		}
 		p, err := ParsePreset(e.Name(), b)
@@ -152,6 +152,9 @@ func (a *App) userPresets() ([]Preset, []error) {
 			errs = append(errs, &PresetError{File: m, Msg: "cannot read: " + unwrapPath(err)})
 			continue
 		}
+		if !isTrainingPreset(b) {
+			continue
+		}
 		p, err := ParsePreset(m, b)
 		if err != nil {
 			errs = append(errs, err)
@@ -187,4 +190,17 @@ func unwrapPath(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// isTrainingPreset reports whether a preset file is for a training recipe: its recipe key is
+// missing (the training recipe is the default) or names one. Other recipes (deepdream, style)
+// have presets of their own in the same folder.
+func isTrainingPreset(b []byte) bool {
+	var head struct {
+		Recipe string `toml:"recipe"`
+	}
+	if _, err := toml.Decode(string(b), &head); err != nil {
+		return true // let ParsePreset report what is wrong
+	}
+	return head.Recipe == "" || head.Recipe == train.DefaultConfig().Recipe
 }

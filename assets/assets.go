@@ -7,7 +7,7 @@ import (
 	"io/fs"
 )
 
-//go:embed icon.png PROVENANCE.md mnist/*.gz inceptionv3/inceptionv3-mixed5.cnvm
+//go:embed icon.png PROVENANCE.md mnist/*.gz inceptionv3/inceptionv3-mixed5.cnvm samples/*
 var files embed.FS
 
 // Icon is the application icon (PNG).
@@ -29,6 +29,19 @@ const InceptionV3Mixed5 = "inceptionv3/inceptionv3-mixed5.cnvm"
 
 // InceptionV3 returns the embedded InceptionV3 trunk; models.LoadInceptionV3 reads it.
 func InceptionV3() []byte { return mustRead(InceptionV3Mixed5) }
+
+// Samples lists the built-in sample pictures by file name (under samples/ in FS).
+func Samples() []string {
+	entries, _ := fs.ReadDir(files, "samples")
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// Sample returns the bytes of a built-in sample picture.
+func Sample(name string) ([]byte, error) { return files.ReadFile("samples/" + name) }
 
 // FS returns the embedded files.
 func FS() fs.FS { return files }

@@ -22,6 +22,7 @@ func (e *UsageError) Error() string { return e.Msg }
 var commands = map[string]func(a *app.App, args []string, stdout, stderr io.Writer) error{
 	"train":  trainCmd,
 	"models": modelsCmd,
+	"dream":  dreamCmd,
 }
 
 // IsCommand reports whether name is a subcommand (otherwise the window opens).
@@ -55,7 +56,8 @@ func Main(args []string, stdout, stderr io.Writer) (status int) {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintf(stderr, "convas %s: %s\n", args[0], oneLine(err.Error()))
+		msg := strings.TrimPrefix(oneLine(err.Error()), args[0]+": ")
+		fmt.Fprintf(stderr, "convas %s: %s\n", args[0], msg)
 		return 2
 	}
 	return 0
@@ -69,6 +71,7 @@ func usage(w io.Writer) {
 Usage:
   convas                      open the window
   convas train [flags]        train a CNN recipe headless (convas train -h)
+  convas dream [flags]        DeepDream on a picture or noise (convas dream -h)
   convas models list          the pretrained networks and data sets, and their state
   convas models fetch NAME    download one (resumable, verified)
   convas models import FILE   put a file you have into the store (checked by size and checksum)

@@ -25,6 +25,7 @@ type Options struct {
 	Preset       string        // training preset selected at start
 	Steps        int           // override of the preset's generations
 	Train        bool          // start training at once
+	Dream        bool          // open the Dream tab and start dreaming at once
 	QuitAfter    time.Duration // close after this long (smoke tests)
 	QuitWhenDone bool          // close when the started training ends
 }
@@ -41,16 +42,33 @@ func Run(o Options) error {
 	w.Resize(fyne.NewSize(1240, 780))
 
 	trainPanel := NewTrainPanel(core, w, fyne.Do)
+	dreamPanel := NewDreamPanel(core, w, fyne.Do)
 	modelsPanel := NewModelsPanel(core, w, fyne.Do)
 	tabs := container.NewAppTabs(
 		container.NewTabItem("Train", trainPanel.View()),
+		container.NewTabItem("Dream", dreamPanel.View()),
 		container.NewTabItem("Models", modelsPanel.View()),
 	)
+	// The main actions go to the panel on screen.
+	current := func() runner {
+		if tabs.SelectedIndex() == 1 {
+			return dreamPanel
+		}
+		return trainPanel
+	}
 	w.SetContent(tabs)
-	w.SetMainMenu(mainMenu(w, trainPanel))
-	addShortcuts(w, trainPanel)
-	w.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { trainPanel.Dropped(uris) })
+	w.SetMainMenu(mainMenu(w, trainPanel, current))
+	addShortcuts(w, trainPanel, current)
+	w.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) {
+		if tabs.SelectedIndex() == 1 && len(uris) > 0 {
+			dreamPanel.Open(uris[0].Path())
+			return
+		}
+		trainPanel.Dropped(uris)
+	})
 	w.SetCloseIntercept(func() {
+		dreamPanel.Stop()
+		modelsPanel.Cancel()
 		trainPanel.Shutdown()
 		w.Close()
 	})
@@ -75,6 +93,13 @@ func Run(o Options) error {
 			fyne.Do(trainPanel.Start)
 		}()
 	}
+	if o.Dream {
+		tabs.SelectIndex(1)
+		go func() {
+			time.Sleep(500 * time.Millisecond)
+			fyne.Do(dreamPanel.Start)
+		}()
+	}
 	if o.QuitAfter > 0 {
 		go func() {
 			time.Sleep(o.QuitAfter)
@@ -88,16 +113,22 @@ func Run(o Options) error {
 	return nil
 }
 
-func mainMenu(w fyne.Window, tp *TrainPanel) *fyne.MainMenu {
+// runner is a panel with a main action and a way to stop it.
+type runner interface {
+	Start()
+	Stop()
+}
+
+func mainMenu(w fyne.Window, tp *TrainPanel, current func() runner) *fyne.MainMenu {
 	file := fyne.NewMenu("File",
 		fyne.NewMenuItem("Open checkpoint...", tp.OpenCheckpointDialog),
 		fyne.NewMenuItem("Save checkpoint as...", tp.SaveCheckpointDialog),
 		fyne.NewMenuItem("Predict image...", tp.PredictDialog),
 	)
 	run := fyne.NewMenu("Run",
-		fyne.NewMenuItem("Train", tp.Start),
-		fyne.NewMenuItem("Pause / Resume", tp.TogglePause),
-		fyne.NewMenuItem("Stop", tp.Stop),
+		fyne.NewMenuItem("Start (Train or Dream)", func() { current().Start() }),
+		fyne.NewMenuItem("Pause / Resume training", tp.TogglePause),
+		fyne.NewMenuItem("Stop", func() { current().Stop() }),
 	)
 	help := fyne.NewMenu("Help",
 		fyne.NewMenuItem("Keyboard shortcuts", func() { dialog.ShowInformation("Keyboard shortcuts", shortcutHelp, w) }),
@@ -106,20 +137,20 @@ func mainMenu(w fyne.Window, tp *TrainPanel) *fyne.MainMenu {
 	return fyne.NewMainMenu(file, run, help)
 }
 
-const shortcutHelp = `Ctrl+Enter   Train
-Ctrl+P       Pause / Resume
+const shortcutHelp = `Ctrl+Enter   Train or Dream (the tab on screen)
 Ctrl+.       Stop
+Ctrl+P       Pause / Resume training
 Ctrl+S       Save checkpoint as...
 Ctrl+O       Open checkpoint...
 Ctrl+I       Predict image...`
 
-func addShortcuts(w fyne.Window, tp *TrainPanel) {
+func addShortcuts(w fyne.Window, tp *TrainPanel, current func() runner) {
 	add := func(key fyne.KeyName, f func()) {
 		w.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: key, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { f() })
 	}
-	add(fyne.KeyReturn, tp.Start)
+	add(fyne.KeyReturn, func() { current().Start() })
+	add(fyne.KeyPeriod, func() { current().Stop() })
 	add(fyne.KeyP, tp.TogglePause)
-	add(fyne.KeyPeriod, tp.Stop)
 	add(fyne.KeyS, tp.SaveCheckpointDialog)
 	add(fyne.KeyO, tp.OpenCheckpointDialog)
 	add(fyne.KeyI, tp.PredictDialog)
