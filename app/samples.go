@@ -7,6 +7,7 @@ import (
 
 	"convas/assets"
 	"convas/compute/dream"
+	"convas/compute/style"
 )
 
 // The dream recipe's types, for the front ends (ui/ talks to app/, never to compute/).
@@ -44,3 +45,6 @@ func (a *App) SamplePath(name string) (string, error) {
 	}
 	return path, writeFileAtomic(path, b)
 }
+
+// StylePicture is one style picture of a blend and its weight.
+type StylePicture = style.StyleImage

@@ -23,6 +23,7 @@ var commands = map[string]func(a *app.App, args []string, stdout, stderr io.Writ
 	"train":  trainCmd,
 	"models": modelsCmd,
 	"dream":  dreamCmd,
+	"style":  styleCmd,
 }
 
 // IsCommand reports whether name is a subcommand (otherwise the window opens).
@@ -72,6 +73,8 @@ Usage:
   convas                      open the window
   convas train [flags]        train a CNN recipe headless (convas train -h)
   convas dream [flags]        DeepDream on a picture or noise (convas dream -h)
+  convas style --content PICTURE --style PICTURE[:WEIGHT] --out OUT.png [flags]
+                              neural style transfer (convas style -h)
   convas models list          the pretrained networks and data sets, and their state
   convas models fetch NAME    download one (resumable, verified)
   convas models import FILE   put a file you have into the store (checked by size and checksum)

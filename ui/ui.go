@@ -26,6 +26,7 @@ type Options struct {
 	Steps        int           // override of the preset's generations
 	Train        bool          // start training at once
 	Dream        bool          // open the Dream tab and start dreaming at once
+	Stylize      bool          // open the Stylize tab and start at once
 	QuitAfter    time.Duration // close after this long (smoke tests)
 	QuitWhenDone bool          // close when the started training ends
 }
@@ -43,16 +44,21 @@ func Run(o Options) error {
 
 	trainPanel := NewTrainPanel(core, w, fyne.Do)
 	dreamPanel := NewDreamPanel(core, w, fyne.Do)
+	stylePanel := NewStylePanel(core, w, fyne.Do)
 	modelsPanel := NewModelsPanel(core, w, fyne.Do)
 	tabs := container.NewAppTabs(
 		container.NewTabItem("Train", trainPanel.View()),
 		container.NewTabItem("Dream", dreamPanel.View()),
+		container.NewTabItem("Stylize", stylePanel.View()),
 		container.NewTabItem("Models", modelsPanel.View()),
 	)
 	// The main actions go to the panel on screen.
 	current := func() runner {
-		if tabs.SelectedIndex() == 1 {
+		switch tabs.SelectedIndex() {
+		case 1:
 			return dreamPanel
+		case 2:
+			return stylePanel
 		}
 		return trainPanel
 	}
@@ -60,14 +66,19 @@ func Run(o Options) error {
 	w.SetMainMenu(mainMenu(w, trainPanel, current))
 	addShortcuts(w, trainPanel, current)
 	w.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) {
-		if tabs.SelectedIndex() == 1 && len(uris) > 0 {
+		if len(uris) > 0 && tabs.SelectedIndex() == 1 {
 			dreamPanel.Open(uris[0].Path())
+			return
+		}
+		if len(uris) > 0 && tabs.SelectedIndex() == 2 {
+			stylePanel.Open(uris[0].Path())
 			return
 		}
 		trainPanel.Dropped(uris)
 	})
 	w.SetCloseIntercept(func() {
 		dreamPanel.Stop()
+		stylePanel.Stop()
 		modelsPanel.Cancel()
 		trainPanel.Shutdown()
 		w.Close()
@@ -100,6 +111,13 @@ func Run(o Options) error {
 			fyne.Do(dreamPanel.Start)
 		}()
 	}
+	if o.Stylize {
+		tabs.SelectIndex(2)
+		go func() {
+			time.Sleep(500 * time.Millisecond)
+			fyne.Do(stylePanel.Start)
+		}()
+	}
 	if o.QuitAfter > 0 {
 		go func() {
 			time.Sleep(o.QuitAfter)
@@ -126,7 +144,7 @@ func mainMenu(w fyne.Window, tp *TrainPanel, current func() runner) *fyne.MainMe
 		fyne.NewMenuItem("Predict image...", tp.PredictDialog),
 	)
 	run := fyne.NewMenu("Run",
-		fyne.NewMenuItem("Start (Train or Dream)", func() { current().Start() }),
+		fyne.NewMenuItem("Start (Train, Dream or Stylize)", func() { current().Start() }),
 		fyne.NewMenuItem("Pause / Resume training", tp.TogglePause),
 		fyne.NewMenuItem("Stop", func() { current().Stop() }),
 	)
@@ -137,7 +155,7 @@ func mainMenu(w fyne.Window, tp *TrainPanel, current func() runner) *fyne.MainMe
 	return fyne.NewMainMenu(file, run, help)
 }
 
-const shortcutHelp = `Ctrl+Enter   Train or Dream (the tab on screen)
+const shortcutHelp = `Ctrl+Enter   Train, Dream or Stylize (the tab on screen)
 Ctrl+.       Stop
 Ctrl+P       Pause / Resume training
 Ctrl+S       Save checkpoint as...

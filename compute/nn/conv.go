@@ -14,14 +14,55 @@ import (
 //
 // OH = (H + pad.Top + pad.Bottom - KH)/strideH + 1, and likewise OW. Both x and w receive
 // gradients.
+//
+// In the default cgo build, float32 convolutions (all three passes) run through oneDNN
+// (conv_dnnl.go); float64 ones, and float32 ones in the purego build, run on im2col and GEMM
+// (convkernels.go). Results agree to float32 rounding: oneDNN sums in another order.
 func Conv2D(x, w *gorgonia.Node, pad Padding, strideH, strideW int) (*gorgonia.Node, error) {
+	return Conv2DAlgo(x, w, pad, strideH, strideW, ConvDirect)
+}
+
+// ConvAlgorithm chooses how the oneDNN backend computes a float32 convolution. Other backends
+// (float64, the purego build) ignore it.
+type ConvAlgorithm int
+
+const (
+	// ConvDirect is the direct convolution, the default.
+	ConvDirect ConvAlgorithm = iota
+	// ConvWinograd asks oneDNN for its Winograd algorithm, F(4x4, 3x3), which oneDNN 2.6 has
+	// only on AVX-512 machines and for 3x3 kernels with stride 1; elsewhere the direct
+	// convolution runs instead. On two cores of an AVX-512 Xeon it ran VGG-sized 3x3 layers
+	// 1.6 to 2.6 times as fast as the direct convolution in all three passes (the 512-channel
+	// filter gradient varied from 0.9 to 1.7 times), and its results were within 2e-6 of the
+	// largest output, where the direct convolution's were within 4e-7. Off by default; the
+	// existing convolution tests pass with it on.
+	ConvWinograd
+)
+
+// String names the algorithm.
+func (a ConvAlgorithm) String() string {
+	switch a {
+	case ConvDirect:
+		return "direct"
+	case ConvWinograd:
+		return "winograd"
+	}
+	return fmt.Sprintf("ConvAlgorithm(%d)", int(a))
+}
+
+// Conv2DAlgo is Conv2D with a choice of algorithm for the oneDNN backend; its gradients use the
+// same choice.
+func Conv2DAlgo(x, w *gorgonia.Node, pad Padding, strideH, strideW int, algo ConvAlgorithm) (*gorgonia.Node, error) {
 	if err := checkNodes(x, w); err != nil {
 		return nil, fmt.Errorf("nn: Conv2D: %w", err)
 	}
 	if _, err := newConvGeom(x.Shape(), w.Shape(), pad, strideH, strideW); err != nil {
 		return nil, fmt.Errorf("nn: Conv2D: %w", err)
 	}
-	y, err := gorgonia.ApplyOp(&conv2DOp{convParams{pad, strideH, strideW}}, x, w)
+	if algo != ConvDirect && algo != ConvWinograd {
+		return nil, fmt.Errorf("nn: Conv2D: unknown algorithm %v", algo)
+	}
+	y, err := gorgonia.ApplyOp(&conv2DOp{convParams{pad: pad, sh: strideH, sw: strideW, algo: algo}}, x, w)
 	if err != nil {
 		return nil, fmt.Errorf("nn: Conv2D: %w", err)
 	}
@@ -32,10 +73,14 @@ func Conv2D(x, w *gorgonia.Node, pad Padding, strideH, strideW int) (*gorgonia.N
 type convParams struct {
 	pad    Padding
 	sh, sw int
+	algo   ConvAlgorithm
 }
 
 // describe names an op of the convolution family with all its parameters.
 func (p convParams) describe(name string) string {
+	if p.algo != ConvDirect {
+		return fmt.Sprintf("nn.%s{pad: %v, stride: (%d, %d), algo: %v}", name, p.pad, p.sh, p.sw, p.algo)
+	}
 	return fmt.Sprintf("nn.%s{pad: %v, stride: (%d, %d)}", name, p.pad, p.sh, p.sw)
 }
 
@@ -98,7 +143,7 @@ func (op *conv2DOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgon
 		return nil, err
 	}
 	if x.Dtype() == tensor.Float32 {
-		convForward(&g, dataOf[float32](x), dataOf[float32](w), dataOf[float32](y))
+		conv32(op.algo, passForward, &g, dataOf[float32](x), dataOf[float32](w), dataOf[float32](y))
 	} else {
 		convForward(&g, dataOf[float64](x), dataOf[float64](w), dataOf[float64](y))
 	}
@@ -108,7 +153,7 @@ func (op *conv2DOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgon
 // ReturnsPtr is false: the output is a new tensor.
 func (op *conv2DOp) ReturnsPtr() bool { return false }
 
-// CallsExtern is false: BLAS calls finish before Do returns.
+// CallsExtern is false: BLAS and oneDNN calls finish before Do returns.
 func (op *conv2DOp) CallsExtern() bool { return false }
 
 // OverwritesInput is -1: no input is overwritten.
@@ -237,7 +282,7 @@ func (op *conv2DBackDataOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value)
 		return nil, err
 	}
 	if x.Dtype() == tensor.Float32 {
-		convBackData(&g, dataOf[float32](w), dataOf[float32](dy), dataOf[float32](dx))
+		conv32(op.algo, passBackData, &g, dataOf[float32](dx), dataOf[float32](w), dataOf[float32](dy))
 	} else {
 		convBackData(&g, dataOf[float64](w), dataOf[float64](dy), dataOf[float64](dx))
 	}
@@ -247,7 +292,7 @@ func (op *conv2DBackDataOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value)
 // ReturnsPtr is false: the output is a new tensor.
 func (op *conv2DBackDataOp) ReturnsPtr() bool { return false }
 
-// CallsExtern is false: BLAS calls finish before Do returns.
+// CallsExtern is false: BLAS and oneDNN calls finish before Do returns.
 func (op *conv2DBackDataOp) CallsExtern() bool { return false }
 
 // OverwritesInput is -1: no input is overwritten.
@@ -306,7 +351,7 @@ func (op *conv2DBackFilterOp) do(prealloc gorgonia.Value, inputs []gorgonia.Valu
 		return nil, err
 	}
 	if x.Dtype() == tensor.Float32 {
-		convBackFilter(&g, dataOf[float32](x), dataOf[float32](dy), dataOf[float32](dw))
+		conv32(op.algo, passBackFilter, &g, dataOf[float32](x), dataOf[float32](dw), dataOf[float32](dy))
 	} else {
 		convBackFilter(&g, dataOf[float64](x), dataOf[float64](dy), dataOf[float64](dw))
 	}
@@ -316,7 +361,7 @@ func (op *conv2DBackFilterOp) do(prealloc gorgonia.Value, inputs []gorgonia.Valu
 // ReturnsPtr is false: the output is a new tensor.
 func (op *conv2DBackFilterOp) ReturnsPtr() bool { return false }
 
-// CallsExtern is false: BLAS calls finish before Do returns.
+// CallsExtern is false: BLAS and oneDNN calls finish before Do returns.
 func (op *conv2DBackFilterOp) CallsExtern() bool { return false }
 
 // OverwritesInput is -1: no input is overwritten.

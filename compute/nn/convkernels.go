@@ -219,6 +219,42 @@ func col2im[T float](g *convGeom, col []T, ld int, dx []T) {
 	}
 }
 
+// convPass is one of the three computations of a convolution. Backends take their three
+// arguments by role, x (input or input gradient), w (filters or filter gradient) and y (output
+// or output gradient), and the pass writes one of them.
+type convPass int
+
+const (
+	passForward    convPass = iota // y from x and w
+	passBackData                   // x (the input gradient) from w and y (the output gradient)
+	passBackFilter                 // w (the filter gradient) from x and y (the output gradient)
+)
+
+// String names the pass.
+func (p convPass) String() string {
+	switch p {
+	case passForward:
+		return "forward"
+	case passBackData:
+		return "backdata"
+	case passBackFilter:
+		return "backfilter"
+	}
+	return fmt.Sprintf("convPass(%d)", int(p))
+}
+
+// convGEMM runs pass on the im2col and GEMM kernels below, arguments by role as for convPass.
+func convGEMM[T float](pass convPass, g *convGeom, x, w, y []T) {
+	switch pass {
+	case passForward:
+		convForward(g, x, w, y)
+	case passBackData:
+		convBackData(g, w, y, x)
+	case passBackFilter:
+		convBackFilter(g, x, y, w)
+	}
+}
+
 // The three passes below split the batch into chunks of whole images (convGeom.chunk) and the
 // chunks over goroutines. The column matrices of a chunk's images sit side by side in one
 // (k × nb·p) matrix, so each chunk costs one GEMM; a chunk of one image needs no reordering

@@ -1,0 +1,427 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/png"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/BurntSushi/toml"
+	"github.com/disintegration/imaging"
+
+	"convas/app/modelstore"
+	"convas/compute/models"
+	"convas/compute/style"
+	"convas/presets"
+)
+
+// The style recipe's types, for the front ends (ui/ talks to app/, never to compute/).
+type (
+	// StyleConfig is a style transfer's configuration.
+	StyleConfig = style.Config
+	// StyleWeights are the weights a running transfer can change.
+	StyleWeights = style.Weights
+	// StyleEvent is a progress report: StyleIteration, StyleFrame, StyleSaved or StyleDone.
+	StyleEvent = style.Event
+	// StyleIteration reports one step with its losses.
+	StyleIteration = style.Iteration
+	// StyleFrame carries the picture after a step, for a live preview.
+	StyleFrame = style.Frame
+	// StyleSaved carries the picture every Config.Every steps.
+	StyleSaved = style.Saved
+	// StyleDone carries the finished picture.
+	StyleDone = style.Done
+	// StyleLosses are the weighted loss terms of a step.
+	StyleLosses = style.Losses
+	// StyleImage is a planar RGB picture of float32 pixel values.
+	StyleImage = style.Image
+)
+
+// StyleSettingsKey is the keyword of the PNG tEXt chunk that holds a transfer's settings as JSON.
+const StyleSettingsKey = "convas:style"
+
+// ErrNoStyleSettings reports a PNG file without Convas style settings.
+var ErrNoStyleSettings = errors.New("no Convas style settings in the file")
+
+// The built-in style presets: the recipe exactly (VGG19), and the embedded trunk's tuning.
+const (
+	StyleRecipePreset = "stylenet"
+	StyleTrunkPreset  = "inceptionv3"
+)
+
+// StyleNetwork is a network style transfer can run on.
+type StyleNetwork struct {
+	Name      string // as the model store names it: "vgg19" or "inceptionv3-trunk"
+	Title     string
+	Preset    string // the built-in preset written for its layers
+	Available bool   // Convas can build it now
+	Note      string // why it cannot, when it cannot
+}
+
+// StyleNetworks lists the networks of the Style panel and `convas style`: the embedded
+// InceptionV3 trunk always, VGG-19 (the recipe's) once the model store holds it.
+func (a *App) StyleNetworks() []StyleNetwork {
+	vgg := StyleNetwork{Name: style.VGG19Name, Title: "VGG-19 (MatConvNet), the recipe's network", Preset: StyleRecipePreset}
+	if e, err := a.Store().Lookup(style.VGG19Name); err != nil {
+		vgg.Note = err.Error()
+	} else if st := a.Store().Status(e); st.Kind != modelstore.Ready {
+		vgg.Note = fmt.Sprintf("%s is %s: fetch it first (convas models fetch %s)", style.VGG19Name, st, style.VGG19Name)
+	} else {
+		vgg.Available = true
+	}
+	return []StyleNetwork{
+		{Name: style.TrunkName, Title: "InceptionV3 trunk (embedded, up to mixed5)", Preset: StyleTrunkPreset, Available: true},
+		vgg,
+	}
+}
+
+// DefaultStylePreset names the preset a transfer starts from when the user names none: the
+// recipe's when VGG-19 is there, the embedded trunk's otherwise.
+func (a *App) DefaultStylePreset() string {
+	for _, n := range a.StyleNetworks() {
+		if n.Name == style.VGG19Name && n.Available {
+			return StyleRecipePreset
+		}
+	}
+	return StyleTrunkPreset
+}
+
+// LoadStyleNetwork returns a network by name, ready to transfer with. VGG-19 is read from the
+// model store (a few seconds for its 550 MB).
+func (a *App) LoadStyleNetwork(name string) (style.Network, error) {
+	var names []string
+	for _, n := range a.StyleNetworks() {
+		names = append(names, n.Name)
+		if n.Name != name {
+			continue
+		}
+		if !n.Available {
+			return nil, fmt.Errorf("network %s: %s", name, n.Note)
+		}
+		if name == style.TrunkName {
+			m, err := a.Trunk()
+			if err != nil {
+				return nil, err
+			}
+			return style.Trunk{M: m}, nil
+		}
+		e, err := a.Store().Lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		path := a.Store().Path(e)
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("network %s: %s", name, unwrapPath(err))
+		}
+		defer f.Close()
+		m, err := models.LoadVGG19(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return style.VGG{M: m}, nil
+	}
+	return nil, fmt.Errorf("unknown network %q (have: %s)", name, strings.Join(names, ", "))
+}
+
+// StyleRun is one style transfer: its settings, pictures and network, and, while it runs, its
+// job. Events carries the run's progress; the front end drains it. SetWeights changes the
+// weights while it runs.
+type StyleRun struct {
+	Config  style.Config // as started; Settings has the weights as they are now
+	Content *style.Image
+	Styles  []*style.Image
+	Events  chan style.Event
+
+	net     style.Network
+	control *StyleControl
+
+	mu     sync.Mutex
+	job    *Job
+	result *style.Image
+}
+
+// NewStyle prepares a transfer of cfg: it loads the network cfg.Model names, opens the content
+// picture, the style pictures and a starting picture cfg.Init names (errors name the file), and
+// checks the settings against them and the memory budget, so that a bad request fails here,
+// before a job starts.
+func (a *App) NewStyle(cfg style.Config) (*StyleRun, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Content == "" || len(cfg.Styles) == 0 {
+		return nil, errors.New("style: a content picture and at least one style picture are needed")
+	}
+	net, err := a.LoadStyleNetwork(cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.Clone()
+	r := &StyleRun{Config: cfg, net: net, Events: make(chan style.Event, 64)}
+	if r.Content, err = OpenStylePicture(cfg.Content); err != nil {
+		return nil, err
+	}
+	for _, s := range cfg.Styles {
+		img, err := OpenStylePicture(s.Image)
+		if err != nil {
+			return nil, err
+		}
+		r.Styles = append(r.Styles, img)
+	}
+	if cfg.Init != "noise" && cfg.Init != "content" {
+		if r.Config.InitImage, err = OpenStylePicture(cfg.Init); err != nil {
+			return nil, err
+		}
+	}
+	if err := style.Check(r.Config, net, r.Content, r.Styles); err != nil {
+		return nil, err
+	}
+	r.control = &StyleControl{w: style.WeightsOf(cfg)}
+	return r, nil
+}
+
+// OpenStylePicture reads a picture file (PNG, JPEG, GIF, BMP or TIFF), turned upright as its
+// EXIF orientation says. Errors name the file.
+func OpenStylePicture(path string) (*style.Image, error) {
+	m, err := imaging.Open(path, imaging.AutoOrientation(true))
+	if err != nil {
+		return nil, fmt.Errorf("picture %s: %s", path, unwrapPath(err))
+	}
+	if m.Bounds().Empty() {
+		return nil, fmt.Errorf("picture %s: no pixels", path)
+	}
+	return style.FromImage(m), nil
+}
+
+// Start runs the transfer on its own goroutine. It is an error to start it twice at once.
+func (r *StyleRun) Start() (*Job, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.job != nil && r.job.State() <= Paused {
+		return nil, errors.New("the style transfer is already running")
+	}
+	r.job = StartJob(func(ctx context.Context, gate func(context.Context) error) error {
+		out, err := style.Run(ctx, r.Config, r.net, r.Content, r.Styles, gate, r.control, r.Events)
+		if err == nil {
+			r.mu.Lock()
+			r.result = out
+			r.mu.Unlock()
+		}
+		return err
+	})
+	return r.job, nil
+}
+
+// Result returns the finished picture, or nil until the transfer has finished.
+func (r *StyleRun) Result() *style.Image {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.result
+}
+
+// Layers lists the layers of the transfer's network.
+func (r *StyleRun) Layers() []models.LayerInfo { return r.net.Layers() }
+
+// SetWeights changes the weights from the next step on; the picture goes on from where it is.
+// Layers w leaves out of its maps keep their weight; a layer the run does not have is refused,
+// as are negative weights.
+func (r *StyleRun) SetWeights(w style.Weights) error {
+	return r.control.update(func(cur *style.Weights) error {
+		next := style.Weights{Content: w.Content, Style: w.Style, TV: w.TV,
+			ContentLayers: maps.Clone(cur.ContentLayers), StyleLayers: maps.Clone(cur.StyleLayers)}
+		maps.Copy(next.ContentLayers, w.ContentLayers)
+		maps.Copy(next.StyleLayers, w.StyleLayers)
+		if err := next.Check(r.Config); err != nil {
+			return err
+		}
+		*cur = next
+		return nil
+	})
+}
+
+// Weights returns the weights of the next step.
+func (r *StyleRun) Weights() style.Weights { return r.control.Current() }
+
+// Settings returns the transfer's configuration with the weights as they are now: what
+// SaveStylePNG records.
+func (r *StyleRun) Settings() style.Config {
+	cfg := r.Config.Clone()
+	w := r.control.Current()
+	cfg.ContentWeight, cfg.StyleWeight, cfg.TVWeight = w.Content, w.Style, w.TV
+	cfg.ContentLayers, cfg.StyleLayers = w.ContentLayers, w.StyleLayers
+	return cfg
+}
+
+// StyleControl holds a running transfer's live weights: the front end writes them, the run
+// reads them at every step.
+type StyleControl struct {
+	mu sync.Mutex
+	w  style.Weights
+}
+
+// Current returns a copy of the weights of the next step.
+func (c *StyleControl) Current() style.Weights {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.w
+	w.ContentLayers, w.StyleLayers = maps.Clone(w.ContentLayers), maps.Clone(w.StyleLayers)
+	return w
+}
+
+func (c *StyleControl) update(f func(w *style.Weights) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return f(&c.w)
+}
+
+// SaveStylePNG writes img as a PNG file with the settings cfg in a tEXt chunk (keyword
+// StyleSettingsKey, JSON), atomically.
+func SaveStylePNG(path string, img *style.Image, cfg style.Config) error {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img.ToNRGBA()); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	b, err := withTextChunks(buf.Bytes(), [][2]string{{"Software", "Convas"}, {StyleSettingsKey, asciiJSON(js)}})
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	if err := writeFileAtomic(path, b); err != nil {
+		return err
+	}
+	// writeFileAtomic's temporary file is private (0600); a picture is for sharing.
+	if err := os.Chmod(path, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadStyleSettings reads the settings SaveStylePNG stored in a PNG file. A PNG without them
+// gives ErrNoStyleSettings; errors name the file.
+func ReadStyleSettings(path string) (style.Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return style.Config{}, fmt.Errorf("%s: %s", path, unwrapPath(err))
+	}
+	text, err := pngText(b, StyleSettingsKey)
+	if errors.Is(err, ErrNoDreamSettings) { // pngText's "keyword not found"
+		err = ErrNoStyleSettings
+	}
+	if err != nil {
+		return style.Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	var cfg style.Config
+	if err := json.Unmarshal([]byte(text), &cfg); err != nil {
+		return style.Config{}, fmt.Errorf("%s: style settings: %v", path, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return style.Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// StylePreset is a named style configuration read from presets/style-*.toml or a file.
+type StylePreset struct {
+	Name   string // file name without .toml
+	Title  string
+	Config style.Config
+}
+
+// stylePresetFile is a style preset's TOML document: a title, recipe = "style" (which tells it
+// from the other recipes' presets), and style.Config's keys at the top level.
+type stylePresetFile struct {
+	Title  string `toml:"title"`
+	Recipe string `toml:"recipe"`
+	style.Config
+}
+
+// ParseStylePreset decodes and checks a style preset. Every key must be known; keys the file
+// leaves out keep the recipe's defaults, except the layer tables, which a file that has them
+// gives whole.
+func ParseStylePreset(file string, b []byte) (StylePreset, error) {
+	pf := stylePresetFile{Config: style.DefaultConfig()}
+	pf.ContentLayers, pf.StyleLayers = nil, nil // decoded tables are merged into maps, not replaced
+	md, err := toml.Decode(string(b), &pf)
+	if err != nil {
+		return StylePreset{}, &PresetError{File: file, Msg: err.Error()}
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		k := und[0].String()
+		return StylePreset{}, &PresetError{File: file, Key: k, Value: rawValue(b, k), Msg: "unknown key"}
+	}
+	if pf.Recipe != "style" {
+		return StylePreset{}, &PresetError{File: file, Key: "recipe", Value: fmt.Sprintf("%q", pf.Recipe), Msg: `a style preset has recipe = "style"`}
+	}
+	def := style.DefaultConfig()
+	if pf.ContentLayers == nil {
+		pf.ContentLayers = def.ContentLayers
+	}
+	if pf.StyleLayers == nil {
+		pf.StyleLayers = def.StyleLayers
+	}
+	if err := pf.Config.Validate(); err != nil {
+		var fe *style.FieldError
+		if errors.As(err, &fe) {
+			return StylePreset{}, &PresetError{File: file, Key: fe.Key, Value: fe.Value, Msg: fe.Reason}
+		}
+		return StylePreset{}, &PresetError{File: file, Msg: err.Error()}
+	}
+	name := strings.TrimSuffix(filepath.Base(file), ".toml")
+	title := pf.Title
+	if title == "" {
+		title = name
+	}
+	return StylePreset{Name: name, Title: title, Config: pf.Config}, nil
+}
+
+// StylePresets lists the built-in style presets (presets/style-*.toml), sorted by name.
+func (a *App) StylePresets() []StylePreset {
+	var out []StylePreset
+	names, _ := fs.Glob(presets.FS(), "style-*.toml")
+	for _, n := range names {
+		b, err := fs.ReadFile(presets.FS(), n)
+		if err != nil {
+			continue
+		}
+		if p, err := ParseStylePreset(n, b); err == nil { // a test keeps the built-in ones valid
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// LoadStylePreset returns the style preset a user names: a TOML file (a name with a path
+// separator or ending in .toml), or a built-in preset by name, with or without "style-".
+func (a *App) LoadStylePreset(nameOrFile string) (StylePreset, error) {
+	if strings.ContainsRune(nameOrFile, os.PathSeparator) || strings.HasSuffix(nameOrFile, ".toml") {
+		b, err := os.ReadFile(nameOrFile)
+		if err != nil {
+			return StylePreset{}, &PresetError{File: nameOrFile, Msg: "cannot read: " + unwrapPath(err)}
+		}
+		return ParseStylePreset(nameOrFile, b)
+	}
+	var names []string
+	for _, p := range a.StylePresets() {
+		if p.Name == nameOrFile || p.Name == "style-"+nameOrFile {
+			return p, nil
+		}
+		names = append(names, strings.TrimPrefix(p.Name, "style-"))
+	}
+	return StylePreset{}, fmt.Errorf("style preset %q not found (have: %s)", nameOrFile, strings.Join(names, ", "))
+}

@@ -1,0 +1,75 @@
+//go:build cgo && !purego
+
+package nn
+
+import "convas/compute/dnnl"
+
+// This file and conv_gemm.go are the seam where a build chooses how float32 convolutions run:
+// conv32 and convBackend are defined once per build. The default cgo build (this file) runs
+// them through oneDNN; the purego build (conv_gemm.go) on im2col and GEMM. A later `cuda`
+// build plugs cuDNN in here: a conv_cudnn.go tagged `cuda`, with this file tagged
+// `cgo && !purego && !cuda`, and the same conv32 signature. float64 (the gradient checks) always
+// takes the GEMM path in convkernels.go.
+//
+// The NCHW tensors of Gorgonia stay the interface: each pass reorders its arguments into the
+// blocked layouts oneDNN's kernels want (nChw8c/nChw16c, OIhw8i8o/OIhw16i16o) and its result
+// back, into work buffers the engine reuses. Keeping activations blocked between consecutive
+// oneDNN ops is a later step.
+//
+// All oneDNN work goes through the process's one dnnl.Default engine, a goroutine locked to its
+// OS thread (dnnl's package comment says why); ops stay stateless and hold no engine.
+
+// convBackend names the backend float32 convolutions use in this build, for benchmarks.
+const convBackend = "onednn"
+
+// conv32 runs one pass of a float32 convolution, arguments by role as for convPass, through
+// oneDNN with algo (Winograd falls back to direct inside the engine where oneDNN has none), and
+// on the GEMM kernels when oneDNN cannot: libdnnl is missing, or no implementation takes the
+// shape. The engine caches a failure to create a primitive, so the fallback costs one round
+// trip to the engine's thread after the first try.
+func conv32(algo ConvAlgorithm, pass convPass, g *convGeom, x, w, y []float32) {
+	if e, err := dnnl.Default(); err == nil && e.Run(dnnlConv(g, algo), dnnlPass(pass), x, w, y) == nil {
+		return
+	}
+	convGEMM(pass, g, x, w, y)
+}
+
+// dnnlConv describes g to oneDNN.
+func dnnlConv(g *convGeom, algo ConvAlgorithm) dnnl.Conv {
+	c := dnnl.Conv{
+		N: g.n, C: g.c, H: g.h, W: g.w,
+		O: g.o, KH: g.kh, KW: g.kw,
+		StrideH: g.sh, StrideW: g.sw,
+		PadTop: g.pad.Top, PadBottom: g.pad.Bottom, PadLeft: g.pad.Left, PadRight: g.pad.Right,
+	}
+	if algo == ConvWinograd {
+		c.Algorithm = dnnl.Winograd
+	}
+	return c
+}
+
+// dnnlPass maps a pass onto oneDNN's.
+func dnnlPass(p convPass) dnnl.Pass {
+	switch p {
+	case passBackData:
+		return dnnl.BackwardData
+	case passBackFilter:
+		return dnnl.BackwardWeights
+	}
+	return dnnl.Forward
+}
+
+// convImpl names the implementation conv32 uses for g, pass and algo: oneDNN's
+// implementation and layouts, or "gemm" with the reason oneDNN declined. Tests and benchmarks
+// use it.
+func convImpl(algo ConvAlgorithm, pass convPass, g *convGeom) string {
+	e, err := dnnl.Default()
+	if err != nil {
+		return "gemm (" + err.Error() + ")"
+	}
+	info, err := e.Info(dnnlConv(g, algo), dnnlPass(pass))
+	if err != nil {
+		return "gemm (" + err.Error() + ")"
+	}
+	return "onednn " + info.Impl + " " + info.Layouts[0] + "/" + info.Layouts[1] + "/" + info.Layouts[2]
+}

@@ -1,0 +1,17 @@
+//go:build !cgo || purego
+
+package nn
+
+// The purego side of the convolution backend seam (see conv_dnnl.go): float32 convolutions run
+// on the im2col and GEMM kernels, with gonum's pure-Go BLAS.
+
+// convBackend names the backend float32 convolutions use in this build, for benchmarks.
+const convBackend = "gemm"
+
+// conv32 runs one pass of a float32 convolution on the GEMM kernels; algo is ignored.
+func conv32(_ ConvAlgorithm, pass convPass, g *convGeom, x, w, y []float32) {
+	convGEMM(pass, g, x, w, y)
+}
+
+// convImpl names the implementation conv32 uses.
+func convImpl(ConvAlgorithm, convPass, *convGeom) string { return "gemm" }

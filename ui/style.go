@@ -1,0 +1,611 @@
+package ui
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+
+	"convas/app"
+)
+
+// StylePanel is neural style transfer: a content picture and a style picture side by side with
+// the result forming step by step, the losses charted, and the weights adjustable while it runs.
+type StylePanel struct {
+	core *app.App
+	win  fyne.Window
+	do   func(func())
+
+	presetSel              *widget.Select
+	presets                map[string]app.StylePreset
+	networkSel             *widget.Select
+	networks               map[string]app.StyleNetwork
+	contentSel, styleSel   *widget.Select
+	contentPath, stylePath string
+	contentImg, styleImg   *canvas.Image
+	weights                map[string]*widget.Slider // content, style, tv: log10 of the weight
+	weightText             map[string]*widget.Label
+	layerChecks            *fyne.Container
+	layerOn                map[string]*widget.Check
+	optimizerSel           *widget.Select
+	fields                 map[string]*widget.Entry
+	preserve               *widget.Check
+
+	startBtn, pauseBtn, stopBtn, saveBtn *widget.Button
+	result                               *canvas.Image
+	chart                                *canvas.Image
+	progress                             *widget.ProgressBar
+	progressText                         *widget.Label
+	strip                                *fyne.Container
+	status                               *widget.Label
+
+	cfg app.StyleConfig // the preset as chosen, before the form's changes
+	run *app.StyleRun
+	job *app.Job
+}
+
+// styleFields are the numeric settings shown as entries.
+var styleFields = []string{"iterations", "size", "seed", "learning_rate", "style_scale", "every"}
+
+// NewStylePanel builds the panel; do runs a function on the UI goroutine.
+func NewStylePanel(core *app.App, win fyne.Window, do func(func())) *StylePanel {
+	p := &StylePanel{core: core, win: win, do: do, presets: map[string]app.StylePreset{}, networks: map[string]app.StyleNetwork{},
+		weights: map[string]*widget.Slider{}, weightText: map[string]*widget.Label{}, layerOn: map[string]*widget.Check{},
+		fields: map[string]*widget.Entry{}}
+	samples := core.Samples()
+	p.contentImg, p.styleImg = thumb(), thumb()
+	p.contentSel = widget.NewSelect(samples, func(s string) { p.setPicture(&p.contentPath, p.contentImg, p.samplePath(s)) })
+	p.styleSel = widget.NewSelect(samples, func(s string) { p.setPicture(&p.stylePath, p.styleImg, p.samplePath(s)) })
+	var netTitles []string
+	for _, n := range core.StyleNetworks() {
+		t := n.Title
+		if !n.Available {
+			t += " (not downloaded: Models tab)"
+		}
+		netTitles = append(netTitles, t)
+		p.networks[t] = n
+	}
+	p.networkSel = widget.NewSelect(netTitles, func(t string) {
+		if n := p.networks[t]; n.Available {
+			p.selectPreset(n.Preset)
+		}
+	})
+	for _, k := range []string{"content", "style", "tv"} {
+		k := k
+		s := widget.NewSlider(-3, 4)
+		s.Step = 0.05
+		s.OnChanged = func(float64) { p.weightChanged(k) }
+		p.weights[k] = s
+		p.weightText[k] = widget.NewLabel("")
+	}
+	p.layerChecks = container.NewVBox()
+	p.optimizerSel = widget.NewSelect([]string{"adam", "lbfgs"}, nil)
+	for _, k := range styleFields {
+		p.fields[k] = widget.NewEntry()
+	}
+	p.preserve = widget.NewCheck("Keep the content's colours", nil)
+	var titles []string
+	for _, pr := range core.StylePresets() {
+		titles = append(titles, pr.Title)
+		p.presets[pr.Title] = pr
+	}
+	p.presetSel = widget.NewSelect(titles, func(t string) { p.applyPreset(p.presets[t]) })
+
+	p.startBtn = widget.NewButtonWithIcon("Stylize", theme.MediaPlayIcon(), p.Start)
+	p.startBtn.Importance = widget.HighImportance
+	p.pauseBtn = widget.NewButtonWithIcon("Pause", theme.MediaPauseIcon(), p.TogglePause)
+	p.stopBtn = widget.NewButtonWithIcon("Stop", theme.MediaStopIcon(), p.Stop)
+	p.saveBtn = widget.NewButtonWithIcon("Save PNG...", theme.DocumentSaveIcon(), p.SaveDialog)
+	p.result = canvas.NewImageFromImage(image.NewNRGBA(image.Rect(0, 0, 1, 1)))
+	p.result.FillMode = canvas.ImageFillContain
+	p.result.SetMinSize(fyne.NewSize(300, 220))
+	p.chart = canvas.NewImageFromImage(image.NewNRGBA(image.Rect(0, 0, 1, 1)))
+	p.chart.FillMode = canvas.ImageFillContain
+	p.chart.SetMinSize(fyne.NewSize(250, 190))
+	p.progress = widget.NewProgressBar()
+	p.progressText = widget.NewLabel("Pick a content and a style picture, then Stylize.")
+	p.strip = container.NewHBox()
+	p.status = widget.NewLabel("")
+	p.status.Wrapping = fyne.TextWrapWord
+
+	p.selectPreset(core.DefaultStylePreset())
+	for _, s := range samples {
+		if strings.HasPrefix(s, "chelsea") {
+			p.contentSel.SetSelected(s)
+		}
+		if strings.HasPrefix(s, "scream") {
+			p.styleSel.SetSelected(s)
+		}
+	}
+	p.updateButtons()
+	return p
+}
+
+func thumb() *canvas.Image {
+	img := canvas.NewImageFromImage(image.NewNRGBA(image.Rect(0, 0, 1, 1)))
+	img.FillMode = canvas.ImageFillContain
+	img.SetMinSize(fyne.NewSize(150, 110))
+	return img
+}
+
+func (p *StylePanel) samplePath(name string) string {
+	path, err := p.core.SamplePath(name)
+	if err != nil {
+		showError(err, p.win)
+	}
+	return path
+}
+
+// View returns the panel's content.
+func (p *StylePanel) View() fyne.CanvasObject {
+	open := func(dst *string, img *canvas.Image) *widget.Button {
+		return widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() { p.openDialog(dst, img) })
+	}
+	form := widget.NewForm()
+	form.Append("Preset", p.presetSel)
+	form.Append("Network", p.networkSel)
+	form.Append("Content", container.NewBorder(nil, nil, nil, open(&p.contentPath, p.contentImg), p.contentSel))
+	form.Append("Style", container.NewBorder(nil, nil, nil, open(&p.stylePath, p.styleImg), p.styleSel))
+	for _, k := range []string{"content", "style", "tv"} {
+		form.Append(k+" weight", container.NewBorder(nil, nil, nil, p.weightText[k], p.weights[k]))
+	}
+	form.Append("Optimizer", p.optimizerSel)
+	for _, k := range styleFields {
+		form.Append(k, p.fields[k])
+	}
+	form.Append("", p.preserve)
+	form.Append("Layers", p.layerChecks)
+	left := container.NewBorder(nil, container.NewVBox(container.NewHBox(p.startBtn, p.pauseBtn, p.stopBtn, p.saveBtn), p.status),
+		nil, nil, container.NewVScroll(form))
+	pictures := container.NewGridWithColumns(2, p.contentImg, p.styleImg)
+	right := container.NewBorder(container.NewVBox(p.progressText, p.progress), container.NewHScroll(p.strip), nil, nil,
+		container.NewBorder(pictures, nil, nil, p.chart, p.result))
+	split := container.NewHSplit(left, right)
+	split.Offset = 0.34
+	return split
+}
+
+func (p *StylePanel) running() bool { return p.job != nil && p.job.State() <= app.Paused }
+
+func (p *StylePanel) updateButtons() {
+	setEnabled(p.startBtn, !p.running() && p.contentPath != "" && p.stylePath != "")
+	setEnabled(p.pauseBtn, p.running())
+	setEnabled(p.stopBtn, p.running())
+	setEnabled(p.saveBtn, p.run != nil && p.run.Result() != nil)
+	if p.job != nil && p.job.State() == app.Paused {
+		p.pauseBtn.SetText("Resume")
+	} else {
+		p.pauseBtn.SetText("Pause")
+	}
+}
+
+func (p *StylePanel) setPicture(dst *string, img *canvas.Image, path string) {
+	if path == "" {
+		return
+	}
+	*dst = path
+	go func() {
+		m, err := app.OpenStylePicture(path)
+		p.do(func() {
+			if err != nil {
+				showError(err, p.win)
+				return
+			}
+			img.Image = m.ToNRGBA()
+			img.Refresh()
+			p.updateButtons()
+		})
+	}()
+}
+
+func (p *StylePanel) openDialog(dst *string, img *canvas.Image) {
+	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err != nil || r == nil {
+			return
+		}
+		path := r.URI().Path()
+		r.Close()
+		p.setPicture(dst, img, path)
+		if dst == &p.contentPath {
+			p.restoreFrom(path)
+		}
+	}, p.win)
+	d.SetFilter(storage.NewExtensionFileFilter([]string{".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff"}))
+	d.Show()
+}
+
+// Open takes a dropped picture as the content; a PNG saved by Convas restores its settings.
+func (p *StylePanel) Open(path string) {
+	p.setPicture(&p.contentPath, p.contentImg, path)
+	p.restoreFrom(path)
+}
+
+func (p *StylePanel) restoreFrom(path string) {
+	cfg, err := app.ReadStyleSettings(path)
+	if err != nil {
+		return
+	}
+	p.applyPreset(app.StylePreset{Title: "from " + filepath.Base(path), Config: cfg})
+	p.status.SetText(fmt.Sprintf("Restored the settings %s was made with (network %s).", filepath.Base(path), cfg.Model))
+}
+
+func (p *StylePanel) selectPreset(name string) {
+	for t, pr := range p.presets {
+		if pr.Name == name || pr.Name == "style-"+name {
+			p.presetSel.SetSelected(t)
+			return
+		}
+	}
+}
+
+func (p *StylePanel) applyPreset(pr app.StylePreset) {
+	p.cfg = pr.Config.Clone()
+	c := p.cfg
+	for t, n := range p.networks {
+		if n.Name == c.Model && p.networkSel.Selected != t {
+			p.networkSel.Selected = t
+			p.networkSel.Refresh()
+		}
+	}
+	p.setWeight("content", c.ContentWeight)
+	p.setWeight("style", c.StyleWeight)
+	p.setWeight("tv", c.TVWeight)
+	p.optimizerSel.SetSelected(c.Optimizer)
+	vals := map[string]string{"iterations": fmt.Sprint(c.Iterations), "size": fmt.Sprint(c.Size), "seed": fmt.Sprint(c.Seed),
+		"learning_rate": fmt.Sprint(c.LearningRate), "style_scale": fmt.Sprint(c.StyleScale), "every": fmt.Sprint(c.Every)}
+	for k, v := range vals {
+		p.fields[k].SetText(v)
+	}
+	p.preserve.SetChecked(c.PreserveColors)
+	p.layerChecks.Objects = nil
+	p.layerOn = map[string]*widget.Check{}
+	add := func(kind string, layers map[string]float64) {
+		names := make([]string, 0, len(layers))
+		for n := range layers {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			key := kind + ":" + n
+			chk := widget.NewCheck(fmt.Sprintf("%s %s (%.3g)", kind, n, layers[n]), func(bool) { p.weightChanged("") })
+			chk.SetChecked(true)
+			p.layerOn[key] = chk
+			p.layerChecks.Add(chk)
+		}
+	}
+	add("content", c.ContentLayers)
+	add("style", c.StyleLayers)
+	p.layerChecks.Refresh()
+}
+
+// setWeight puts a weight on its slider (log10 scale) without applying it to a run.
+func (p *StylePanel) setWeight(k string, w float64) {
+	s := p.weights[k]
+	on := s.OnChanged
+	s.OnChanged = nil
+	if w > 0 {
+		s.SetValue(math.Log10(w))
+	} else {
+		s.SetValue(s.Min)
+	}
+	s.OnChanged = on
+	p.weightText[k].SetText(fmt.Sprintf("%.3g", w))
+}
+
+func (p *StylePanel) weight(k string) float64 {
+	v := p.weights[k].Value
+	if v <= p.weights[k].Min {
+		return 0
+	}
+	return math.Pow(10, v)
+}
+
+// currentWeights reads the sliders and layer boxes.
+func (p *StylePanel) currentWeights() app.StyleWeights {
+	w := app.StyleWeights{Content: p.weight("content"), Style: p.weight("style"), TV: p.weight("tv"),
+		ContentLayers: map[string]float64{}, StyleLayers: map[string]float64{}}
+	for n, v := range p.cfg.ContentLayers {
+		if chk := p.layerOn["content:"+n]; chk == nil || chk.Checked {
+			w.ContentLayers[n] = v
+		} else {
+			w.ContentLayers[n] = 0
+		}
+	}
+	for n, v := range p.cfg.StyleLayers {
+		if chk := p.layerOn["style:"+n]; chk == nil || chk.Checked {
+			w.StyleLayers[n] = v
+		} else {
+			w.StyleLayers[n] = 0
+		}
+	}
+	return w
+}
+
+// weightChanged shows a slider's value and, while a run goes on, applies every weight from the
+// next iteration.
+func (p *StylePanel) weightChanged(k string) {
+	if k != "" {
+		p.weightText[k].SetText(fmt.Sprintf("%.3g", p.weight(k)))
+	}
+	if p.running() {
+		if err := p.run.SetWeights(p.currentWeights()); err != nil {
+			p.status.SetText(err.Error())
+		} else {
+			p.status.SetText("Weights changed: they apply from the next iteration.")
+		}
+	}
+}
+
+// readConfig gathers the form into a configuration.
+func (p *StylePanel) readConfig() (app.StyleConfig, error) {
+	cfg := p.cfg.Clone()
+	cfg.Model = p.networks[p.networkSel.Selected].Name
+	cfg.Content = p.contentPath
+	cfg.Styles = []app.StylePicture{{Image: p.stylePath, Weight: 1}}
+	w := p.currentWeights()
+	cfg.ContentWeight, cfg.StyleWeight, cfg.TVWeight = w.Content, w.Style, w.TV
+	cfg.ContentLayers, cfg.StyleLayers = w.ContentLayers, w.StyleLayers
+	cfg.Optimizer = p.optimizerSel.Selected
+	cfg.PreserveColors = p.preserve.Checked
+	ints := map[string]*int{"iterations": &cfg.Iterations, "size": &cfg.Size, "every": &cfg.Every}
+	for k, dst := range ints {
+		v, err := strconv.Atoi(strings.TrimSpace(p.fields[k].Text))
+		if err != nil {
+			return cfg, fmt.Errorf("%s: %q is not a whole number", k, p.fields[k].Text)
+		}
+		*dst = v
+	}
+	floats := map[string]*float64{"learning_rate": &cfg.LearningRate, "style_scale": &cfg.StyleScale}
+	for k, dst := range floats {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p.fields[k].Text), 64)
+		if err != nil {
+			return cfg, fmt.Errorf("%s: %q is not a number", k, p.fields[k].Text)
+		}
+		*dst = v
+	}
+	seed, err := strconv.ParseInt(strings.TrimSpace(p.fields["seed"].Text), 10, 64)
+	if err != nil {
+		return cfg, fmt.Errorf("seed: %q is not a whole number", p.fields["seed"].Text)
+	}
+	cfg.Seed = seed
+	return cfg, cfg.Validate()
+}
+
+// Start begins a transfer with the panel's settings.
+func (p *StylePanel) Start() {
+	if p.running() {
+		return
+	}
+	cfg, err := p.readConfig()
+	if err != nil {
+		showError(err, p.win)
+		return
+	}
+	p.status.SetText("Loading the network and the pictures...")
+	setEnabled(p.startBtn, false)
+	go func() {
+		r, err := p.core.NewStyle(cfg)
+		var job *app.Job
+		if err == nil {
+			job, err = r.Start()
+		}
+		p.do(func() {
+			if err != nil {
+				p.status.SetText("")
+				p.updateButtons()
+				showError(err, p.win)
+				return
+			}
+			p.run, p.job = r, job
+			p.strip.Objects = nil
+			p.strip.Refresh()
+			p.status.SetText("Stylizing with " + cfg.Model)
+			p.updateButtons()
+			go p.drain(r, job)
+		})
+	}()
+}
+
+// drain coalesces a run's events: the newest frame at most 10 times a second, the chart at most
+// 4 times a second, every saved generation.
+func (p *StylePanel) drain(r *app.StyleRun, job *app.Job) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var losses []app.StyleIteration
+	var frame image.Image
+	var last *app.StyleIteration
+	var saved []image.Image
+	var final image.Image
+	lastChart := time.Time{}
+	flush := func(force bool) {
+		var chart image.Image
+		if last != nil && (force || time.Since(lastChart) > 250*time.Millisecond) {
+			chart = lossChart(losses)
+			lastChart = time.Now()
+		}
+		if frame == nil && chart == nil && len(saved) == 0 && final == nil && last == nil {
+			return
+		}
+		f, c, s, fin, it := frame, chart, saved, final, last
+		p.do(func() { p.apply(f, c, s, fin, it) })
+		frame, saved, final, last = nil, nil, nil, nil
+	}
+	handle := func(e app.StyleEvent) {
+		switch e := e.(type) {
+		case app.StyleIteration:
+			losses = append(losses, e)
+			last = &e
+		case app.StyleFrame:
+			frame = e.Img.ToNRGBA()
+		case app.StyleSaved:
+			saved = append(saved, e.Img.ToNRGBA())
+		case app.StyleDone:
+			final = e.Img.ToNRGBA()
+		}
+	}
+	for {
+		select {
+		case e := <-r.Events:
+			handle(e)
+		case <-tick.C:
+			flush(false)
+		case <-job.Done():
+			for len(r.Events) > 0 {
+				handle(<-r.Events)
+			}
+			flush(true)
+			err := job.Wait()
+			p.do(func() { p.finished(job, err) })
+			return
+		}
+	}
+}
+
+func (p *StylePanel) apply(frame, chart image.Image, saved []image.Image, final image.Image, it *app.StyleIteration) {
+	if frame != nil {
+		p.result.Image = frame
+		p.result.Refresh()
+	}
+	if final != nil {
+		p.result.Image = final
+		p.result.Refresh()
+	}
+	if chart != nil {
+		p.chart.Image = chart
+		p.chart.Refresh()
+	}
+	for _, s := range saved {
+		img := canvas.NewImageFromImage(s)
+		img.FillMode = canvas.ImageFillContain
+		img.SetMinSize(fyne.NewSize(96, 72))
+		p.strip.Add(img)
+	}
+	if it != nil {
+		p.progress.SetValue(float64(it.Step) / float64(it.Of))
+		eta := time.Duration(float64(it.Elapsed) / float64(it.Step) * float64(it.Of-it.Step)).Round(time.Second)
+		p.progressText.SetText(fmt.Sprintf("Generation %d of %d · total loss %.4g (content %.3g, style %.3g, TV %.3g) · ETA %s",
+			it.Step, it.Of, it.Losses.Total, it.Losses.Content, it.Losses.Style, it.Losses.TV, eta))
+	}
+}
+
+func (p *StylePanel) finished(job *app.Job, err error) {
+	if p.job != job {
+		return
+	}
+	switch job.State() {
+	case app.Cancelled:
+		p.status.SetText("Stopped.")
+	case app.Failed:
+		p.status.SetText("")
+		showError(err, p.win)
+	default:
+		p.status.SetText("Done. Save PNG keeps the picture with its settings.")
+	}
+	p.updateButtons()
+}
+
+// TogglePause pauses or resumes the transfer.
+func (p *StylePanel) TogglePause() {
+	if !p.running() {
+		return
+	}
+	if p.job.State() == app.Paused {
+		p.job.Resume()
+	} else {
+		p.job.Pause()
+	}
+	p.updateButtons()
+}
+
+// Stop ends the transfer at its next iteration.
+func (p *StylePanel) Stop() {
+	if p.running() {
+		p.job.Cancel()
+		p.status.SetText("Stopping...")
+	}
+}
+
+// SaveDialog saves the result as PNG with the settings in its text chunks.
+func (p *StylePanel) SaveDialog() {
+	if p.run == nil || p.run.Result() == nil {
+		return
+	}
+	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
+		if err != nil || w == nil {
+			return
+		}
+		path := w.URI().Path()
+		w.Close()
+		if err := app.SaveStylePNG(path, p.run.Result(), p.run.Settings()); err != nil {
+			showError(err, p.win)
+			return
+		}
+		p.status.SetText("Saved " + path)
+	}, p.win)
+	d.SetFileName(strings.TrimSuffix(filepath.Base(p.contentPath), filepath.Ext(p.contentPath)) + "-styled.png")
+	d.Show()
+}
+
+// lossChart draws the content, style, TV and total losses against the generation.
+func lossChart(its []app.StyleIteration) image.Image {
+	pl := plot.New()
+	pl.Title.Text = "Losses"
+	pl.X.Label.Text = "Generation"
+	pl.Y.Scale = plot.LogScale{}
+	pl.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	series := []struct {
+		name string
+		get  func(app.StyleLosses) float64
+	}{
+		{"total", func(l app.StyleLosses) float64 { return l.Total }},
+		{"content", func(l app.StyleLosses) float64 { return l.Content }},
+		{"style", func(l app.StyleLosses) float64 { return l.Style }},
+		{"TV", func(l app.StyleLosses) float64 { return l.TV }},
+	}
+	for i, s := range series {
+		pts := plotter.XYs{}
+		for _, it := range its {
+			if v := s.get(it.Losses); v > 0 {
+				pts = append(pts, plotter.XY{X: float64(it.Step), Y: v})
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(pts)
+		if err != nil {
+			continue
+		}
+		l.Color = chartColours[i%len(chartColours)]
+		pl.Add(l)
+		pl.Legend.Add(s.name, l)
+	}
+	c := vgimg.New(4*vg.Inch, 3*vg.Inch)
+	pl.Draw(draw.New(c))
+	return c.Image()
+}
+
+var chartColours = []color.Color{
+	color.RGBA{R: 0x20, G: 0x20, B: 0x20, A: 0xff},
+	color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+	color.RGBA{R: 0xff, G: 0x8c, B: 0x00, A: 0xff},
+	color.RGBA{R: 0x6a, G: 0x0d, B: 0xad, A: 0xff},
+}
