@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/disintegration/imaging"
@@ -424,4 +425,14 @@ func (a *App) LoadStylePreset(nameOrFile string) (StylePreset, error) {
 		names = append(names, strings.TrimPrefix(p.Name, "style-"))
 	}
 	return StylePreset{}, fmt.Errorf("style preset %q not found (have: %s)", nameOrFile, strings.Join(names, ", "))
+}
+
+// StyleEstimate returns the memory in bytes a transfer of cfg needs at most and a guess of the
+// time one iteration takes, for the network cfg.Model names; cfg.Size must be set.
+func (a *App) StyleEstimate(cfg style.Config) (int64, time.Duration, error) {
+	net, err := a.LoadStyleNetwork(cfg.Model)
+	if err != nil {
+		return 0, 0, err
+	}
+	return style.Estimate(cfg, net)
 }

@@ -45,6 +45,10 @@ type StylePanel struct {
 	weightText             map[string]*widget.Label
 	layerChecks            *fyne.Container
 	layerOn                map[string]*widget.Check
+	layerWeight            map[string]*widget.Entry
+	extraStyles            []*styleRow
+	extraBox               *fyne.Container
+	estimate               *widget.Label
 	optimizerSel           *widget.Select
 	fields                 map[string]*widget.Entry
 	preserve               *widget.Check
@@ -60,6 +64,13 @@ type StylePanel struct {
 	cfg app.StyleConfig // the preset as chosen, before the form's changes
 	run *app.StyleRun
 	job *app.Job
+}
+
+// styleRow is one more style picture of a blend, with its weight.
+type styleRow struct {
+	path   string
+	weight *widget.Entry
+	row    fyne.CanvasObject
 }
 
 // styleFields are the numeric settings shown as entries.
@@ -97,6 +108,10 @@ func NewStylePanel(core *app.App, win fyne.Window, do func(func())) *StylePanel 
 		p.weightText[k] = widget.NewLabel("")
 	}
 	p.layerChecks = container.NewVBox()
+	p.layerWeight = map[string]*widget.Entry{}
+	p.extraBox = container.NewVBox()
+	p.estimate = widget.NewLabel("")
+	p.estimate.Wrapping = fyne.TextWrapWord
 	p.optimizerSel = widget.NewSelect([]string{"adam", "lbfgs"}, nil)
 	for _, k := range styleFields {
 		p.fields[k] = widget.NewEntry()
@@ -164,6 +179,7 @@ func (p *StylePanel) View() fyne.CanvasObject {
 	form.Append("Network", p.networkSel)
 	form.Append("Content", container.NewBorder(nil, nil, nil, open(&p.contentPath, p.contentImg), p.contentSel))
 	form.Append("Style", container.NewBorder(nil, nil, nil, open(&p.stylePath, p.styleImg), p.styleSel))
+	form.Append("", container.NewVBox(p.extraBox, widget.NewButtonWithIcon("Blend in another style...", theme.ContentAddIcon(), p.AddStyleDialog)))
 	for _, k := range []string{"content", "style", "tv"} {
 		form.Append(k+" weight", container.NewBorder(nil, nil, nil, p.weightText[k], p.weights[k]))
 	}
@@ -173,7 +189,7 @@ func (p *StylePanel) View() fyne.CanvasObject {
 	}
 	form.Append("", p.preserve)
 	form.Append("Layers", p.layerChecks)
-	left := container.NewBorder(nil, container.NewVBox(container.NewHBox(p.startBtn, p.pauseBtn, p.stopBtn, p.saveBtn), p.status),
+	left := container.NewBorder(nil, container.NewVBox(p.estimate, container.NewHBox(p.startBtn, p.pauseBtn, p.stopBtn, p.saveBtn), p.status),
 		nil, nil, container.NewVScroll(form))
 	pictures := container.NewGridWithColumns(2, p.contentImg, p.styleImg)
 	right := container.NewBorder(container.NewVBox(p.progressText, p.progress), container.NewHScroll(p.strip), nil, nil,
@@ -277,6 +293,7 @@ func (p *StylePanel) applyPreset(pr app.StylePreset) {
 	p.preserve.SetChecked(c.PreserveColors)
 	p.layerChecks.Objects = nil
 	p.layerOn = map[string]*widget.Check{}
+	p.layerWeight = map[string]*widget.Entry{}
 	add := func(kind string, layers map[string]float64) {
 		names := make([]string, 0, len(layers))
 		for n := range layers {
@@ -285,10 +302,13 @@ func (p *StylePanel) applyPreset(pr app.StylePreset) {
 		sort.Strings(names)
 		for _, n := range names {
 			key := kind + ":" + n
-			chk := widget.NewCheck(fmt.Sprintf("%s %s (%.3g)", kind, n, layers[n]), func(bool) { p.weightChanged("") })
+			chk := widget.NewCheck(kind+" "+n, func(bool) { p.weightChanged("") })
 			chk.SetChecked(true)
-			p.layerOn[key] = chk
-			p.layerChecks.Add(chk)
+			e := widget.NewEntry()
+			e.SetText(strconv.FormatFloat(layers[n], 'g', 4, 64))
+			e.OnChanged = func(string) { p.weightChanged("") }
+			p.layerOn[key], p.layerWeight[key] = chk, e
+			p.layerChecks.Add(container.NewGridWithColumns(2, chk, e))
 		}
 	}
 	add("content", c.ContentLayers)
@@ -322,19 +342,22 @@ func (p *StylePanel) weight(k string) float64 {
 func (p *StylePanel) currentWeights() app.StyleWeights {
 	w := app.StyleWeights{Content: p.weight("content"), Style: p.weight("style"), TV: p.weight("tv"),
 		ContentLayers: map[string]float64{}, StyleLayers: map[string]float64{}}
-	for n, v := range p.cfg.ContentLayers {
-		if chk := p.layerOn["content:"+n]; chk == nil || chk.Checked {
-			w.ContentLayers[n] = v
-		} else {
-			w.ContentLayers[n] = 0
+	layer := func(key string, preset float64) float64 {
+		if chk := p.layerOn[key]; chk != nil && !chk.Checked {
+			return 0
 		}
+		if e := p.layerWeight[key]; e != nil {
+			if v, err := strconv.ParseFloat(strings.TrimSpace(e.Text), 64); err == nil && v >= 0 {
+				return v
+			}
+		}
+		return preset
+	}
+	for n, v := range p.cfg.ContentLayers {
+		w.ContentLayers[n] = layer("content:"+n, v)
 	}
 	for n, v := range p.cfg.StyleLayers {
-		if chk := p.layerOn["style:"+n]; chk == nil || chk.Checked {
-			w.StyleLayers[n] = v
-		} else {
-			w.StyleLayers[n] = 0
-		}
+		w.StyleLayers[n] = layer("style:"+n, v)
 	}
 	return w
 }
@@ -360,6 +383,13 @@ func (p *StylePanel) readConfig() (app.StyleConfig, error) {
 	cfg.Model = p.networks[p.networkSel.Selected].Name
 	cfg.Content = p.contentPath
 	cfg.Styles = []app.StylePicture{{Image: p.stylePath, Weight: 1}}
+	for _, r := range p.extraStyles {
+		v, err := strconv.ParseFloat(strings.TrimSpace(r.weight.Text), 64)
+		if err != nil || v < 0 {
+			return cfg, fmt.Errorf("style %s: weight %q is not a number of 0 or more", filepath.Base(r.path), r.weight.Text)
+		}
+		cfg.Styles = append(cfg.Styles, app.StylePicture{Image: r.path, Weight: v})
+	}
 	w := p.currentWeights()
 	cfg.ContentWeight, cfg.StyleWeight, cfg.TVWeight = w.Content, w.Style, w.TV
 	cfg.ContentLayers, cfg.StyleLayers = w.ContentLayers, w.StyleLayers
@@ -402,7 +432,15 @@ func (p *StylePanel) Start() {
 	p.status.SetText("Loading the network and the pictures...")
 	setEnabled(p.startBtn, false)
 	go func() {
+		// One goroutine builds the estimate's graph, then starts the job: Gorgonia's graph
+		// construction is not safe to run concurrently (a package-level counter).
 		r, err := p.core.NewStyle(cfg)
+		var estimate string
+		if err == nil && cfg.Model == "inceptionv3-trunk" {
+			if bytes, per, err := p.core.StyleEstimate(cfg); err == nil {
+				estimate = estimateText(bytes, per, cfg.Iterations)
+			}
+		}
 		var job *app.Job
 		if err == nil {
 			job, err = r.Start()
@@ -415,6 +453,7 @@ func (p *StylePanel) Start() {
 				return
 			}
 			p.run, p.job = r, job
+			p.estimate.SetText(estimate)
 			p.strip.Objects = nil
 			p.strip.Refresh()
 			p.status.SetText("Stylizing with " + cfg.Model)
@@ -608,4 +647,43 @@ var chartColours = []color.Color{
 	color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
 	color.RGBA{R: 0xff, G: 0x8c, B: 0x00, A: 0xff},
 	color.RGBA{R: 0x6a, G: 0x0d, B: 0xad, A: 0xff},
+}
+
+// AddStyleDialog picks one more style picture for the blend; its weight is set beside it.
+func (p *StylePanel) AddStyleDialog() {
+	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err != nil || r == nil {
+			return
+		}
+		path := r.URI().Path()
+		r.Close()
+		p.AddStyle(path, 1)
+	}, p.win)
+	d.SetFilter(storage.NewExtensionFileFilter([]string{".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff"}))
+	d.Show()
+}
+
+// AddStyle adds a style picture with a weight to the blend (the first style has weight 1).
+func (p *StylePanel) AddStyle(path string, weight float64) {
+	r := &styleRow{path: path, weight: widget.NewEntry()}
+	r.weight.SetText(strconv.FormatFloat(weight, 'g', 4, 64))
+	remove := widget.NewButtonWithIcon("", theme.DeleteIcon(), nil)
+	r.row = container.NewBorder(nil, nil, widget.NewLabel(filepath.Base(path)), remove, r.weight)
+	remove.OnTapped = func() {
+		for i, x := range p.extraStyles {
+			if x == r {
+				p.extraStyles = append(p.extraStyles[:i], p.extraStyles[i+1:]...)
+			}
+		}
+		p.extraBox.Remove(r.row)
+	}
+	p.extraStyles = append(p.extraStyles, r)
+	p.extraBox.Add(r.row)
+}
+
+// estimateText describes what a transfer needs, shown before its job starts.
+func estimateText(bytes int64, per time.Duration, iterations int) string {
+	total := time.Duration(iterations) * per
+	return fmt.Sprintf("Needs about %d MiB; about %s per iteration, %s in all (a guess from the FLOPs; the live ETA follows the real pace).",
+		bytes>>20, per.Round(10*time.Millisecond), total.Round(time.Second))
 }

@@ -44,10 +44,40 @@ func TestStylePanelRunAndLiveWeights(t *testing.T) {
 	if p.job.State() != app.Finished || p.saveBtn.Disabled() {
 		t.Fatalf("state %v, status %q", p.job.State(), p.status.Text)
 	}
+	if !strings.HasPrefix(p.estimate.Text, "Needs about ") {
+		t.Errorf("estimate %q", p.estimate.Text)
+	}
 	if len(p.strip.Objects) != 3 {
 		t.Errorf("%d saved generations in the strip, want 3", len(p.strip.Objects))
 	}
 	if !strings.Contains(p.progressText.Text, "Generation 6 of 6") {
 		t.Errorf("progress %q", p.progressText.Text)
+	}
+}
+
+func TestStylePanelBlendAndLayerWeights(t *testing.T) {
+	p, _ := newStylePanel(t)
+	p.AddStyle(p.contentPath, 0.5)
+	var key string
+	for k := range p.layerWeight {
+		if strings.HasPrefix(k, "style:") {
+			key = k
+			break
+		}
+	}
+	p.layerWeight[key].SetText("7")
+	cfg, err := p.readConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Styles) != 2 || cfg.Styles[1].Weight != 0.5 {
+		t.Errorf("styles %+v", cfg.Styles)
+	}
+	if got := cfg.StyleLayers[strings.TrimPrefix(key, "style:")]; got != 7 {
+		t.Errorf("layer weight %v, want 7", got)
+	}
+	p.layerOn[key].SetChecked(false)
+	if cfg, _ := p.readConfig(); cfg.StyleLayers[strings.TrimPrefix(key, "style:")] != 0 {
+		t.Error("an unchecked layer keeps its weight")
 	}
 }
