@@ -41,7 +41,8 @@ type Config struct {
 	MaxPoolSize2 int `toml:"max_pool_size2"`
 	// FullyConnectedSize1 is the width of the hidden dense layer (100).
 	FullyConnectedSize1 int `toml:"fully_connected_size1"`
-	// Seed makes a run reproducible: initial weights, batches and evaluation samples (42).
+	// Seed makes a run reproducible: initial weights, batches and evaluation samples (5; the
+	// recipe draws unseeded, see presets/mnist-simple.toml for the spread over seeds).
 	Seed int64 `toml:"seed"`
 }
 
@@ -53,7 +54,7 @@ func DefaultConfig() Config {
 		LRDecay: 1, LRDecayEvery: 1000,
 		EvaluationSize: 500, Generations: 500, EvalEvery: 5,
 		Conv1Features: 25, Conv2Features: 50, MaxPoolSize1: 2, MaxPoolSize2: 2,
-		FullyConnectedSize1: 100, Seed: 42,
+		FullyConnectedSize1: 100, Seed: 5,
 	}
 }
 

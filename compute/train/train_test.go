@@ -142,6 +142,10 @@ func TestCancelStopsBetweenSteps(t *testing.T) {
 func TestNetworkGradient(t *testing.T) {
 	cfg := smallConfig()
 	cfg.BatchSize = 4
+	// A central difference in float32 across ReLU and max-pool kinks is only trustworthy where
+	// no kink lies within the step; this seed's weights were checked to have none. The exact
+	// checks are compute/nn's float64 gradient checks of every op.
+	cfg.Seed = 42
 	st, _ := NewState(cfg, 28, 28, 1, 10)
 	d := patterns(8, 10, 3)
 	tr, err := newTrainer(st.Model, 4)
