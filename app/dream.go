@@ -10,7 +10,6 @@ import (
 	"hash/crc32"
 	"image/png"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +23,6 @@ import (
 	"convas/app/modelstore"
 	"convas/compute/dream"
 	"convas/compute/models"
-	"convas/presets"
 )
 
 // NoisePicture is the picture name that starts a dream from the recipe's noise instead of a file.
@@ -485,36 +483,11 @@ func ParseDreamPreset(file string, b []byte) (DreamPreset, error) {
 
 // DreamPresets lists the built-in dream presets (presets/deepdream-*.toml), sorted by name.
 func (a *App) DreamPresets() []DreamPreset {
-	var out []DreamPreset
-	names, _ := fs.Glob(presets.FS(), "deepdream-*.toml")
-	for _, n := range names {
-		b, err := fs.ReadFile(presets.FS(), n)
-		if err != nil {
-			continue
-		}
-		if p, err := ParseDreamPreset(n, b); err == nil { // a test keeps the built-in ones valid
-			out = append(out, p)
-		}
-	}
-	return out
+	return builtinPresets("deepdream-*.toml", ParseDreamPreset)
 }
 
-// LoadDreamPreset returns the dream preset a user names: a TOML file (a name with a path
-// separator or ending in .toml), or a built-in preset by name, with or without "deepdream-".
+// LoadDreamPreset returns the dream preset a user names: a TOML file, or a built-in preset by
+// name, with or without "deepdream-".
 func (a *App) LoadDreamPreset(nameOrFile string) (DreamPreset, error) {
-	if strings.ContainsRune(nameOrFile, os.PathSeparator) || strings.HasSuffix(nameOrFile, ".toml") {
-		b, err := os.ReadFile(nameOrFile)
-		if err != nil {
-			return DreamPreset{}, &PresetError{File: nameOrFile, Msg: "cannot read: " + unwrapPath(err)}
-		}
-		return ParseDreamPreset(nameOrFile, b)
-	}
-	var names []string
-	for _, p := range a.DreamPresets() {
-		if p.Name == nameOrFile || p.Name == "deepdream-"+nameOrFile {
-			return p, nil
-		}
-		names = append(names, p.Name)
-	}
-	return DreamPreset{}, fmt.Errorf("dream preset %q not found (have: %s)", nameOrFile, strings.Join(names, ", "))
+	return findPreset("dream", "deepdream-", nameOrFile, a.DreamPresets(), func(p DreamPreset) string { return p.Name }, ParseDreamPreset)
 }

@@ -204,3 +204,41 @@ func isTrainingPreset(b []byte) bool {
 	}
 	return head.Recipe == "" || head.Recipe == train.DefaultConfig().Recipe
 }
+
+// builtinPresets decodes the embedded presets whose file names match glob, sorted by name.
+// Invalid ones are left out; a test keeps the built-in presets valid.
+func builtinPresets[T any](glob string, parse func(file string, b []byte) (T, error)) []T {
+	var out []T
+	names, _ := fs.Glob(presets.FS(), glob)
+	for _, n := range names {
+		b, err := fs.ReadFile(presets.FS(), n)
+		if err != nil {
+			continue
+		}
+		if p, err := parse(n, b); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// findPreset returns the preset a user names: a TOML file (a name with a path separator or
+// ending in .toml), or one of builtins by its name with or without prefix.
+func findPreset[T any](kind, prefix, nameOrFile string, builtins []T, name func(T) string, parse func(file string, b []byte) (T, error)) (T, error) {
+	var zero T
+	if strings.ContainsRune(nameOrFile, os.PathSeparator) || strings.HasSuffix(nameOrFile, ".toml") {
+		b, err := os.ReadFile(nameOrFile)
+		if err != nil {
+			return zero, &PresetError{File: nameOrFile, Msg: "cannot read: " + unwrapPath(err)}
+		}
+		return parse(nameOrFile, b)
+	}
+	var names []string
+	for _, p := range builtins {
+		if n := name(p); n == nameOrFile || n == prefix+nameOrFile {
+			return p, nil
+		}
+		names = append(names, strings.TrimPrefix(name(p), prefix))
+	}
+	return zero, fmt.Errorf("%s preset %q not found (have: %s)", kind, nameOrFile, strings.Join(names, ", "))
+}

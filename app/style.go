@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -21,7 +20,6 @@ import (
 	"convas/app/modelstore"
 	"convas/compute/models"
 	"convas/compute/style"
-	"convas/presets"
 )
 
 // The style recipe's types, for the front ends (ui/ talks to app/, never to compute/).
@@ -392,39 +390,12 @@ func ParseStylePreset(file string, b []byte) (StylePreset, error) {
 }
 
 // StylePresets lists the built-in style presets (presets/style-*.toml), sorted by name.
-func (a *App) StylePresets() []StylePreset {
-	var out []StylePreset
-	names, _ := fs.Glob(presets.FS(), "style-*.toml")
-	for _, n := range names {
-		b, err := fs.ReadFile(presets.FS(), n)
-		if err != nil {
-			continue
-		}
-		if p, err := ParseStylePreset(n, b); err == nil { // a test keeps the built-in ones valid
-			out = append(out, p)
-		}
-	}
-	return out
-}
+func (a *App) StylePresets() []StylePreset { return builtinPresets("style-*.toml", ParseStylePreset) }
 
-// LoadStylePreset returns the style preset a user names: a TOML file (a name with a path
-// separator or ending in .toml), or a built-in preset by name, with or without "style-".
+// LoadStylePreset returns the style preset a user names: a TOML file, or a built-in preset by
+// name, with or without "style-".
 func (a *App) LoadStylePreset(nameOrFile string) (StylePreset, error) {
-	if strings.ContainsRune(nameOrFile, os.PathSeparator) || strings.HasSuffix(nameOrFile, ".toml") {
-		b, err := os.ReadFile(nameOrFile)
-		if err != nil {
-			return StylePreset{}, &PresetError{File: nameOrFile, Msg: "cannot read: " + unwrapPath(err)}
-		}
-		return ParseStylePreset(nameOrFile, b)
-	}
-	var names []string
-	for _, p := range a.StylePresets() {
-		if p.Name == nameOrFile || p.Name == "style-"+nameOrFile {
-			return p, nil
-		}
-		names = append(names, strings.TrimPrefix(p.Name, "style-"))
-	}
-	return StylePreset{}, fmt.Errorf("style preset %q not found (have: %s)", nameOrFile, strings.Join(names, ", "))
+	return findPreset("style", "style-", nameOrFile, a.StylePresets(), func(p StylePreset) string { return p.Name }, ParseStylePreset)
 }
 
 // StyleEstimate returns the memory in bytes a transfer of cfg needs at most and a guess of the
