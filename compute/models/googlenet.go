@@ -739,7 +739,7 @@ func (n *gnode) build(in []*G.Node, leaf func(*Param) *G.Node) (*G.Node, error) 
 	case "BiasAdd":
 		y, err = nn.AddBias(x, leaf(n.param))
 	case "Relu":
-		y, err = G.Rectify(x)
+		y, err = nn.ReLU(x)
 	case "LRN":
 		y, err = nn.LRN(x, n.lrn.DepthRadius, n.lrn.Bias, n.lrn.Alpha, n.lrn.Beta)
 	case "Concat", "ConcatV2":

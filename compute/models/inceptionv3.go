@@ -442,10 +442,10 @@ func (u *unit) build(g *G.ExprGraph, nodes map[*unit]*G.Node) (*G.Node, error) {
 			y, err = nn.AddBias(y, bn)
 		}
 		if err == nil && u.relu {
-			y, err = G.Rectify(y)
+			y, err = nn.ReLU(y)
 		}
 	case "relu":
-		y, err = G.Rectify(in[0])
+		y, err = nn.ReLU(in[0])
 	case "maxpool":
 		y, err = nn.MaxPool2D(in[0], u.kh, u.kw, u.sh, u.sw, pad)
 	case "avgpool":

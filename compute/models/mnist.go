@@ -89,7 +89,7 @@ func (m *MNISTCNN) Build(batch int) (*Graph, error) {
 		if c, err = nn.AddBias(c, bias); err != nil {
 			return nil, fmt.Errorf("models: %s: %w", name, err)
 		}
-		if c, err = G.Rectify(c); err != nil {
+		if c, err = nn.ReLU(c); err != nil {
 			return nil, fmt.Errorf("models: %s: %w", name, err)
 		}
 		ch, cw := c.Shape()[2], c.Shape()[3]
@@ -116,7 +116,7 @@ func (m *MNISTCNN) Build(batch int) (*Graph, error) {
 			out, err = nn.AddBias(out, b)
 		}
 		if err == nil && relu {
-			out, err = G.Rectify(out)
+			out, err = nn.ReLU(out)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("models: %s: %w", name, err)

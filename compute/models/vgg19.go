@@ -460,7 +460,7 @@ func (l *vggLayer) build(g *G.ExprGraph, x *G.Node) (*G.Node, error) {
 			y, err = nn.AddBias(y, bn)
 		}
 	case "relu":
-		y, err = G.Rectify(x)
+		y, err = nn.ReLU(x)
 	case "maxpool":
 		y, err = nn.MaxPool2D(x, l.kh, l.kw, l.sh, l.sw, l.pad)
 	}

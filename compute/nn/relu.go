@@ -1,0 +1,74 @@
+package nn
+
+import (
+	"fmt"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// ReLU returns max(x, 0) element by element, for x of any rank. The gradient passes where x > 0.
+//
+// It is one op, forward and backward, where Gorgonia's Rectify builds a comparison and a
+// product (two ops and a mask tensor per call) and bumps a package-level counter that races
+// when two graphs are built at once.
+func ReLU(x *gorgonia.Node) (*gorgonia.Node, error) {
+	if x == nil {
+		return nil, fmt.Errorf("nn: ReLU: nil input")
+	}
+	return applyUnary(reluKernel{rank: x.Dims()}, x)
+}
+
+// reluKernel is the rectifier as a unaryKernel; rank is the rank of its input.
+type reluKernel struct{ rank int }
+
+func (k reluKernel) opName() string { return "ReLU" }
+
+func (k reluKernel) describe(name string) string { return fmt.Sprintf("nn.%s(rank %d)", name, k.rank) }
+
+func (k reluKernel) ranks() (in, out int) { return k.rank, k.rank }
+
+func (k reluKernel) outShape(x tensor.Shape) (tensor.Shape, error) {
+	if x.Dims() != k.rank {
+		return nil, fmt.Errorf("input must have rank %d, got shape %v", k.rank, x)
+	}
+	return x.Clone(), nil
+}
+
+func (k reluKernel) forward(x, y *tensor.Dense) error {
+	if x.Dtype() == tensor.Float32 {
+		reluForward(dataOf[float32](x), dataOf[float32](y))
+	} else {
+		reluForward(dataOf[float64](x), dataOf[float64](y))
+	}
+	return nil
+}
+
+func (k reluKernel) backward(x, dy, dx *tensor.Dense) error {
+	if x.Dtype() == tensor.Float32 {
+		reluBackward(dataOf[float32](x), dataOf[float32](dy), dataOf[float32](dx))
+	} else {
+		reluBackward(dataOf[float64](x), dataOf[float64](dy), dataOf[float64](dx))
+	}
+	return nil
+}
+
+// reluForward writes max(x, 0) into y.
+func reluForward[T float](x, y []T) {
+	parallelFor(len(x), func(_, lo, hi int) {
+		for i, v := range x[lo:hi] {
+			y[lo+i] = max(v, 0)
+		}
+	})
+}
+
+// reluBackward adds dy into dx where x > 0.
+func reluBackward[T float](x, dy, dx []T) {
+	parallelFor(len(x), func(_, lo, hi int) {
+		for i, v := range x[lo:hi] {
+			if v > 0 {
+				dx[lo+i] += dy[lo+i]
+			}
+		}
+	})
+}
