@@ -1,0 +1,106 @@
+package dream
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+// TestVisStdHandValues checks VisStd on one pixel of values 0, 10, 20: mean 10, standard
+// deviation sqrt(200/3) = 8.165, so -1.2247, 0 and 1.2247 deviations, times 0.1, plus 0.5.
+func TestVisStdHandValues(t *testing.T) {
+	m := &Image{H: 1, W: 1, Pix: []float32{0, 10, 20}}
+	got := VisStd(m).Pix[:4]
+	want := []uint8{96, 128, 159, 255} // 255·0.37753 = 96.27, 255·0.5 = 127.5, 255·0.62247 = 158.73
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("VisStd gives %v, want %v", got, want)
+		}
+	}
+	// A flat picture has no deviation: mid-grey, not a division by zero.
+	flat := VisStd(&Image{H: 2, W: 2, Pix: make([]float32, 12)})
+	for i := 0; i < len(flat.Pix); i += 4 {
+		if flat.Pix[i] != 128 || flat.Pix[i+1] != 128 || flat.Pix[i+2] != 128 {
+			t.Fatalf("a flat picture gives %v", flat.Pix[i:i+4])
+		}
+	}
+}
+
+// TestThumbnailFakeNet renders channel 1 of the fake network's layer "b": its gradient is
+// constant in the green plane and zero elsewhere, so each step adds 3·step to every green value
+// (the mean absolute gradient is a third of the green one) and the noise stays as it was in red
+// and blue. The thumbnail is VisStd of exactly that picture.
+func TestThumbnailFakeNet(t *testing.T) {
+	tc := ThumbnailConfig{Side: 16, Iterations: 2, Step: 1.5, Seed: 4}
+	got, err := Thumbnail(context.Background(), tc, &fakeNet{}, "b", 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Noise(16, 16, 4)
+	for i := 16 * 16; i < 2*16*16; i++ {
+		want.Pix[i] += 2 * 3 * 1.5
+	}
+	w := VisStd(want)
+	if got.Rect != w.Rect {
+		t.Fatalf("thumbnail %v, want %v", got.Rect, w.Rect)
+	}
+	for i := range w.Pix {
+		if d := int(got.Pix[i]) - int(w.Pix[i]); d < -1 || d > 1 {
+			t.Fatalf("byte %d is %d, want %d", i, got.Pix[i], w.Pix[i])
+		}
+	}
+	// Green stands out: its mean is 9 levels above the others', 0.1·9/std of the range.
+	var r, g int
+	for i := 0; i < len(got.Pix); i += 4 {
+		r += int(got.Pix[i])
+		g += int(got.Pix[i+1])
+	}
+	if g <= r+len(got.Pix)/4*20 {
+		t.Errorf("green sums to %d, red to %d: the channel does not show", g, r)
+	}
+}
+
+func TestThumbnailErrors(t *testing.T) {
+	net := &fakeNet{}
+	tc := DefaultThumbnailConfig()
+	bad := []struct {
+		tc      ThumbnailConfig
+		layer   string
+		channel int
+		want    string
+	}{
+		{ThumbnailConfig{Side: 8, Iterations: 1, Step: 1}, "a", 0, "dream: side = 8"},
+		{ThumbnailConfig{Side: 32, Iterations: 0, Step: 1}, "a", 0, "dream: iterations = 0"},
+		{ThumbnailConfig{Side: 32, Iterations: 1, Step: 0}, "a", 0, "dream: step = 0"},
+		{tc, "a", -1, "dream: channel = -1"},
+		{tc, "a", 3, "dream: thumbnail of a channel 3: dream: channel = 3"},
+		{tc, "nope", 0, `dream: thumbnail of nope channel 0: dream: layer = "nope"`},
+	}
+	for _, c := range bad {
+		if _, err := Thumbnail(context.Background(), c.tc, net, c.layer, c.channel, nil); err == nil || err.Error()[:min(len(err.Error()), len(c.want))] != c.want {
+			t.Errorf("%+v %s %d: got %v, want %q...", c.tc, c.layer, c.channel, err, c.want)
+		}
+	}
+	stop := errors.New("stop")
+	if _, err := Thumbnail(context.Background(), tc, net, "a", 0, func(context.Context) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("a gate's error: got %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Thumbnail(ctx, tc, net, "a", 0, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("a cancelled context: got %v", err)
+	}
+}
+
+// BenchmarkThumbnailTrunk renders one gallery thumbnail (the default settings) of mixed3 with
+// the embedded trunk: a layer of 768 channels takes that many.
+func BenchmarkThumbnailTrunk(b *testing.B) {
+	net := loadTrunk(b)
+	ch := 0
+	for b.Loop() {
+		if _, err := Thumbnail(context.Background(), DefaultThumbnailConfig(), net, TrunkLayer, ch, nil); err != nil {
+			b.Fatal(err)
+		}
+		ch++
+	}
+}
