@@ -86,7 +86,9 @@ func NewCIFAR10CNN(s CIFAR10Shape, rng *rand.Rand) *CIFAR10CNN {
 func (m *CIFAR10CNN) Parameters() []*Param { return m.Params }
 
 // InputShape returns the picture the network takes: channels, height, width.
-func (m *CIFAR10CNN) InputShape() (c, h, w int) { return m.Shape.Channels, m.Shape.Height, m.Shape.Width }
+func (m *CIFAR10CNN) InputShape() (c, h, w int) {
+	return m.Shape.Channels, m.Shape.Height, m.Shape.Width
+}
 
 // NumClasses returns the number of outputs.
 func (m *CIFAR10CNN) NumClasses() int { return m.Shape.Classes }
