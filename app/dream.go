@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -44,19 +45,24 @@ type DreamNetwork struct {
 }
 
 // DreamNetworks lists the networks of the Dream panel and `convas dream`: the embedded
-// InceptionV3 trunk always; GoogLeNet (inception5h), the recipe's network, once the model store
-// has its file.
+// InceptionV3 trunk always; GoogLeNet (inception5h), the recipe's network, and VGG19 once the
+// model store has their files (before that, listed as unavailable, with how to fetch them).
 func (a *App) DreamNetworks() []DreamNetwork {
-	g := DreamNetwork{Name: dream.GoogLeNetName, Title: "GoogLeNet (TensorFlow inception5h), the recipe's network",
-		DefaultLayer: dream.RecipeLayer, Available: true}
-	if e, err := a.Store().Lookup(dream.GoogLeNetName); err == nil {
-		if st := a.Store().Status(e); st.Kind != modelstore.Ready {
-			g.Available, g.Note = false, "not downloaded ("+st.String()+"): fetch it in the Models tab or with convas models fetch inception5h"
+	stored := func(n DreamNetwork) DreamNetwork {
+		e, err := a.Store().Lookup(n.Name)
+		if err != nil {
+			n.Available, n.Note = false, err.Error()
+		} else if st := a.Store().Status(e); st.Kind != modelstore.Ready {
+			n.Available, n.Note = false, "not downloaded ("+st.String()+"): fetch it in the Models tab or with convas models fetch "+n.Name
 		}
+		return n
 	}
 	return []DreamNetwork{
 		{Name: dream.TrunkName, Title: "InceptionV3 trunk (embedded, up to mixed5)", DefaultLayer: dream.TrunkLayer, Available: true},
-		g,
+		stored(DreamNetwork{Name: dream.GoogLeNetName, Title: "GoogLeNet (TensorFlow inception5h), the recipe's network",
+			DefaultLayer: dream.RecipeLayer, Available: true}),
+		stored(DreamNetwork{Name: dream.VGG19Name, Title: "VGG-19 (MatConvNet), up to pool5",
+			DefaultLayer: dream.VGG19Layer, Available: true}),
 	}
 }
 
@@ -73,6 +79,7 @@ func (a *App) DefaultDreamConfig(network string) dream.Config {
 }
 
 // DreamNetwork returns a network by name, ready to dream with, and its entry in DreamNetworks.
+// VGG19 is read from the model store the first time (seconds for its 535 MB) and then shared.
 func (a *App) DreamNetwork(name string) (dream.Network, DreamNetwork, error) {
 	var names []string
 	for _, n := range a.DreamNetworks() {
@@ -83,12 +90,19 @@ func (a *App) DreamNetwork(name string) (dream.Network, DreamNetwork, error) {
 		if !n.Available {
 			return nil, n, fmt.Errorf("network %s: %s", name, n.Note)
 		}
-		if name == dream.GoogLeNetName {
+		switch name {
+		case dream.GoogLeNetName:
 			m, err := a.GoogLeNet()
 			if err != nil {
 				return nil, n, err
 			}
 			return dream.GoogLeNet{M: m}, n, nil
+		case dream.VGG19Name:
+			m, err := a.storedVGG19()
+			if err != nil {
+				return nil, n, err
+			}
+			return dream.VGG19{M: m}, n, nil
 		}
 		m, err := a.Trunk()
 		if err != nil {
@@ -97,6 +111,55 @@ func (a *App) DreamNetwork(name string) (dream.Network, DreamNetwork, error) {
 		return dream.Trunk{M: m}, n, nil
 	}
 	return nil, DreamNetwork{}, fmt.Errorf("unknown network %q (have: %s)", name, strings.Join(names, ", "))
+}
+
+// vgg19Loaded is the VGG19 last read from a model store, keyed by its file's path, size and
+// modification time, so that a dream and the channel gallery share one copy of its 535 MB of
+// weights and a replaced file is read again. It belongs with the App's other loaded models
+// (App.google); it is kept here because app.go is not the Dream panel's file.
+var vgg19Loaded struct {
+	sync.Mutex
+	key string
+	m   *models.VGG19
+}
+
+// storedVGG19 returns VGG19 from the model store, read once per file.
+func (a *App) storedVGG19() (*models.VGG19, error) {
+	e, err := a.Store().Lookup(dream.VGG19Name)
+	if err != nil {
+		return nil, err
+	}
+	path := a.Store().Path(e)
+	key, err := fileIdentity(path)
+	if err != nil {
+		return nil, fmt.Errorf("network %s: %s", dream.VGG19Name, err)
+	}
+	vgg19Loaded.Lock()
+	defer vgg19Loaded.Unlock()
+	if vgg19Loaded.m != nil && vgg19Loaded.key == key {
+		return vgg19Loaded.m, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("network %s: %s", dream.VGG19Name, unwrapPath(err))
+	}
+	defer f.Close()
+	m, err := models.LoadVGG19(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	vgg19Loaded.key, vgg19Loaded.m = key, m
+	return m, nil
+}
+
+// fileIdentity names a file's version by its path, size and modification time, as the model
+// store's verdict cache does.
+func fileIdentity(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %s", path, unwrapPath(err))
+	}
+	return fmt.Sprintf("%s %d %d", path, st.Size(), st.ModTime().UnixNano()), nil
 }
 
 // DreamSettings is everything a dream was made with; SaveDreamPNG stores it in the PNG, and

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"convas/compute/dream"
+	"convas/compute/models"
 )
 
 func TestDreamPNGSettingsRoundTrip(t *testing.T) {
@@ -96,8 +97,8 @@ func TestDreamPresets(t *testing.T) {
 	for _, p := range a.DreamPresets() {
 		byName[p.Name] = p
 	}
-	if len(byName) != 3 {
-		t.Fatalf("built-in dream presets %v, want 3 (one failed to parse?)", byName)
+	if len(byName) != 4 {
+		t.Fatalf("built-in dream presets %v, want 4 (one failed to parse?)", byName)
 	}
 	if p := byName["deepdream-inception5h"]; p.Config != dream.DefaultConfig() || p.Network != "inception5h" {
 		t.Errorf("deepdream-inception5h is %+v, want the recipe's %+v", p, dream.DefaultConfig())
@@ -105,6 +106,12 @@ func TestDreamPresets(t *testing.T) {
 	p, err := a.LoadDreamPreset("trunk-mixed3")
 	if err != nil || p.Config.Layer != "mixed3" || p.Config.Channel != -1 || p.LongSide != 299 || p.Config.Step != 1.275 || p.Network != dream.TrunkName {
 		t.Errorf("trunk-mixed3: %+v, %v", p, err)
+	}
+	// VGG19's preset names a layer of VGG19 and fits the default memory budget at its size.
+	v := byName["deepdream-vgg19"]
+	need, err := dream.Estimate(v.Config, dream.VGG19{M: models.NewVGG19Random(1)}, v.LongSide, v.LongSide)
+	if v.Network != dream.VGG19Name || v.LongSide != 448 || err != nil || need > dream.DefaultMemoryMiB<<20 {
+		t.Errorf("deepdream-vgg19 %+v: needs %d MiB, %v", v, need>>20, err)
 	}
 	if _, err := ParseDreamPreset("x.toml", []byte("recipe = \"deepdream\"\nlayer = \"mixed3\"\nsteps = 3\n")); err == nil || !strings.Contains(err.Error(), "steps = 3: unknown key") {
 		t.Errorf("unknown key: %v", err)
@@ -126,6 +133,9 @@ func TestNewDreamErrors(t *testing.T) {
 	if trunk.Layer != "mixed3" || trunk.Channel != -1 || a.DefaultDreamConfig("inception5h") != dream.DefaultConfig() {
 		t.Errorf("default configurations: trunk %+v", trunk)
 	}
+	if v := a.DefaultDreamConfig(dream.VGG19Name); v.Layer != "relu4_3" || v.Channel != -1 || v.Step != 1.5 {
+		t.Errorf("default configuration of vgg19: %+v", v)
+	}
 	with := func(f func(c *dream.Config)) dream.Config { c := trunk; f(&c); return c }
 	cases := []struct {
 		req  DreamRequest
@@ -136,7 +146,8 @@ func TestNewDreamErrors(t *testing.T) {
 		{DreamRequest{Network: dream.TrunkName, Picture: NoisePicture, Config: with(func(c *dream.Config) { c.Layer = "mixed7" })}, `layer = "mixed7"`},
 		{DreamRequest{Network: dream.TrunkName, Picture: NoisePicture, Config: with(func(c *dream.Config) { c.Channel = 768 })}, "channel = 768"},
 		{DreamRequest{Network: "inception5h", Picture: NoisePicture, Config: trunk}, "network inception5h: not downloaded (missing): fetch it"},
-		{DreamRequest{Network: "lenet", Picture: NoisePicture, Config: trunk}, `unknown network "lenet" (have: inceptionv3-trunk, inception5h)`},
+		{DreamRequest{Network: dream.VGG19Name, Picture: NoisePicture, Config: a.DefaultDreamConfig(dream.VGG19Name)}, "network vgg19: not downloaded (missing): fetch it in the Models tab or with convas models fetch vgg19"},
+		{DreamRequest{Network: "lenet", Picture: NoisePicture, Config: trunk}, `unknown network "lenet" (have: inceptionv3-trunk, inception5h, vgg19)`},
 	}
 	for _, c := range cases {
 		if _, err := a.NewDream(c.req); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -203,5 +214,38 @@ func TestDreamLiveChange(t *testing.T) {
 	d.SetChannel(280)
 	if err := d.SetLayer("mixed0"); err != nil || d.Settings().Config.Channel != -1 {
 		t.Errorf("mixed0 (256 channels) after channel 280: %v, channel %d", err, d.Settings().Config.Channel)
+	}
+}
+
+// TestDreamVGG19Listed imports a file as VGG19 without verification: the network list then
+// offers VGG19, with relu4_3 as its layer, and a file that is not a VGG19 MAT-file is refused
+// with an error that names it, when the dream is prepared and when the gallery's job loads it.
+func TestDreamVGG19Listed(t *testing.T) {
+	a := testApp(t)
+	bogus := filepath.Join(t.TempDir(), "imagenet-vgg-verydeep-19.mat")
+	os.WriteFile(bogus, []byte("MATLAB 5.0 MAT-file, but not really"), 0o644)
+	if _, err := a.Store().ImportUnverified(bogus, dream.VGG19Name); err != nil {
+		t.Fatal(err)
+	}
+	var vgg DreamNetwork
+	for _, n := range a.DreamNetworks() {
+		if n.Name == dream.VGG19Name {
+			vgg = n
+		}
+	}
+	if !vgg.Available || vgg.DefaultLayer != dream.VGG19Layer {
+		t.Fatalf("vgg19 in the list: %+v", vgg)
+	}
+	_, err := a.NewDream(DreamRequest{Network: dream.VGG19Name, Picture: NoisePicture, Config: a.DefaultDreamConfig(dream.VGG19Name)})
+	if err == nil || !strings.Contains(err.Error(), "imagenet-vgg-verydeep-19.mat: models: vgg19: ") {
+		t.Errorf("a bogus VGG19 file: %v", err)
+	}
+	g, err := a.NewGallery(dream.VGG19Name, dream.VGG19Layer, 512, DefaultGallerySettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := g.Start()
+	if err := job.Wait(); err == nil || !strings.Contains(err.Error(), "gallery of vgg19, layer relu4_3: ") || !strings.Contains(err.Error(), "imagenet-vgg-verydeep-19.mat: models: vgg19: ") {
+		t.Errorf("the gallery of a bogus VGG19 file: %v", err)
 	}
 }
