@@ -81,43 +81,97 @@ func (g *poolGeom) outShape() tensor.Shape { return tensor.Shape{g.n, g.c, g.oh,
 // window returns the rows [h0, h1) and columns [w0, w1) of the input that output cell
 // (oh, ow) pools, clipped to the unpadded input.
 func (g *poolGeom) window(oh, ow int) (h0, h1, w0, w1 int) {
+	h0, h1 = g.rows(oh)
+	w0, w1 = g.cols(ow)
+	return h0, h1, w0, w1
+}
+
+// rows returns the input rows [h0, h1) of output row oh, clipped to the unpadded input.
+func (g *poolGeom) rows(oh int) (h0, h1 int) {
 	h0 = oh*g.sh - g.pad.Top
+	return max(h0, 0), min(h0+g.kh, g.h)
+}
+
+// cols returns the input columns [w0, w1) of output column ow, clipped to the unpadded input.
+func (g *poolGeom) cols(ow int) (w0, w1 int) {
 	w0 = ow*g.sw - g.pad.Left
-	h1 = min(h0+g.kh, g.h)
-	w1 = min(w0+g.kw, g.w)
-	return max(h0, 0), h1, max(w0, 0), w1
+	return max(w0, 0), min(w0+g.kw, g.w)
 }
 
-// argmax returns the index in plane of the first maximum of the window of (oh, ow).
-func argmax[T float](g *poolGeom, plane []T, oh, ow int) int {
-	h0, h1, w0, w1 := g.window(oh, ow)
-	best := h0*g.w + w0
-	bv := plane[best]
-	for ih := h0; ih < h1; ih++ {
-		row := plane[ih*g.w : ih*g.w+w1]
-		for iw := w0; iw < w1; iw++ {
-			if row[iw] > bv {
-				bv, best = row[iw], ih*g.w+iw
-			}
-		}
-	}
-	return best
-}
-
-// maxPoolForward pools every (n, c) plane of x into y, planes split over goroutines.
+// maxPoolForward pools every (n, c) plane of x into y, planes split over goroutines. Each
+// window's maximum is its first cell replaced by every later cell (in row-major order) that is
+// strictly greater, so the value is that of the cell the backward pass routes to.
 func maxPoolForward[T float](g *poolGeom, x, y []T) {
 	in, out := g.h*g.w, g.oh*g.ow
 	parallelFor(g.n*g.c, func(_, lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
-			plane := x[pl*in : (pl+1)*in]
-			dst := y[pl*out : (pl+1)*out]
-			for oh := 0; oh < g.oh; oh++ {
-				for ow := 0; ow < g.ow; ow++ {
-					dst[oh*g.ow+ow] = plane[argmax(g, plane, oh, ow)]
-				}
-			}
+			maxPoolPlane(g, x[pl*in:(pl+1)*in], y[pl*out:(pl+1)*out])
 		}
 	})
+}
+
+// maxPoolPlane pools one plane. The 2x2 windows at stride 2 of VGG and the MNIST recipe take a
+// loop of their own where the window lies wholly inside the plane.
+func maxPoolPlane[T float](g *poolGeom, plane, dst []T) {
+	for oh := 0; oh < g.oh; oh++ {
+		h0, h1 := g.rows(oh)
+		out := dst[oh*g.ow : (oh+1)*g.ow]
+		if g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.pad.Left == 0 && h1-h0 == 2 {
+			r0, r1 := plane[h0*g.w:(h0+1)*g.w], plane[(h0+1)*g.w:(h0+2)*g.w]
+			full := min(g.ow, g.w/2)
+			for ow := 0; ow < full; ow++ {
+				m := r0[2*ow]
+				if v := r0[2*ow+1]; v > m {
+					m = v
+				}
+				if v := r1[2*ow]; v > m {
+					m = v
+				}
+				if v := r1[2*ow+1]; v > m {
+					m = v
+				}
+				out[ow] = m
+			}
+			for ow := full; ow < g.ow; ow++ {
+				out[ow] = windowMax(g, plane, h0, h1, ow)
+			}
+			continue
+		}
+		for ow := range out {
+			out[ow] = windowMax(g, plane, h0, h1, ow)
+		}
+	}
+}
+
+// windowMax returns the maximum of the window of output column ow over the rows [h0, h1).
+func windowMax[T float](g *poolGeom, plane []T, h0, h1, ow int) T {
+	w0, w1 := g.cols(ow)
+	m := plane[h0*g.w+w0]
+	for ih := h0; ih < h1; ih++ {
+		for _, v := range plane[ih*g.w+w0 : ih*g.w+w1] {
+			if v > m {
+				m = v
+			}
+		}
+	}
+	return m
+}
+
+// argmax returns the index in plane of the first maximum of the window of output column ow
+// over the rows [h0, h1).
+func argmax[T float](g *poolGeom, plane []T, h0, h1, ow int) int {
+	w0, w1 := g.cols(ow)
+	best := h0*g.w + w0
+	bv := plane[best]
+	for ih := h0; ih < h1; ih++ {
+		off := ih * g.w
+		for iw, v := range plane[off+w0 : off+w1] {
+			if v > bv {
+				bv, best = v, off+w0+iw
+			}
+		}
+	}
+	return best
 }
 
 // maxPoolBackward routes each output gradient in dy to the first maximum of its window in x,
@@ -131,12 +185,45 @@ func maxPoolBackward[T float](g *poolGeom, x, dy, dx []T) {
 			dst := dx[pl*in : (pl+1)*in]
 			clear(dst)
 			for oh := 0; oh < g.oh; oh++ {
-				for ow := 0; ow < g.ow; ow++ {
-					dst[argmax(g, plane, oh, ow)] += grad[oh*g.ow+ow]
+				h0, h1 := g.rows(oh)
+				gr := grad[oh*g.ow : (oh+1)*g.ow]
+				from := 0
+				if g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.pad.Left == 0 && h1-h0 == 2 {
+					from = min(g.ow, g.w/2)
+					route2x2(plane[h0*g.w:(h0+2)*g.w], dst[h0*g.w:(h0+2)*g.w], gr[:from], g.w)
+				}
+				for ow := from; ow < len(gr); ow++ {
+					dst[argmax(g, plane, h0, h1, ow)] += gr[ow]
 				}
 			}
 		}
 	})
+}
+
+// route2x2 routes the gradients gr of a row of 2x2 windows at stride 2, wholly inside the two
+// input rows x (of width w, as are the rows of dx), each to the first maximum of its window.
+// The windows do not overlap, so each input cell receives at most one gradient.
+func route2x2[T float](x, dx, gr []T, w int) {
+	r0, r1 := x[:w], x[w:2*w]
+	d0, d1 := dx[:w], dx[w:2*w]
+	for ow, d := range gr {
+		i := 2 * ow
+		m, row, col := r0[i], 0, i
+		if v := r0[i+1]; v > m {
+			m, col = v, i+1
+		}
+		if v := r1[i]; v > m {
+			m, row, col = v, 1, i
+		}
+		if v := r1[i+1]; v > m {
+			row, col = 1, i+1
+		}
+		if row == 0 {
+			d0[col] = d
+		} else {
+			d1[col] = d
+		}
+	}
 }
 
 // maxPool2DOp is max pooling: x → y.

@@ -152,3 +152,70 @@ func equal(a, b []float64) bool {
 	}
 	return true
 }
+
+// TestMaxPoolKernelsMatchNaive checks the float32 kernels, forward and backward, against a
+// naive loop over every window cell, on inputs of few distinct values so that windows hold ties
+// (the gradient must go to the first maximum in row-major order), for shapes that take the
+// 2x2-stride-2 loop and shapes that do not.
+func TestMaxPoolKernelsMatchNaive(t *testing.T) {
+	r := newRand(7)
+	for tc := 0; tc < 300; tc++ {
+		n, c, h, w := 1+r.IntN(2), 1+r.IntN(3), 1+r.IntN(12), 1+r.IntN(12)
+		kh, kw, sh, sw := 1+r.IntN(4), 1+r.IntN(4), 1+r.IntN(3), 1+r.IntN(3)
+		if tc%3 == 0 {
+			kh, kw, sh, sw = 2, 2, 2, 2
+		}
+		pad := Same(h, w, kh, kw, sh, sw)
+		if r.IntN(2) == 0 {
+			pad = Padding{Top: r.IntN(kh), Bottom: r.IntN(kh), Left: r.IntN(kw), Right: r.IntN(kw)}
+		}
+		g, err := poolParams{kh: kh, kw: kw, sh: sh, sw: sw, pad: pad}.geom(tensor.Shape{n, c, h, w})
+		if err != nil {
+			continue
+		}
+		x := make([]float32, n*c*h*w)
+		for i := range x {
+			x[i] = float32(r.IntN(4))
+		}
+		dy := make([]float32, n*c*g.oh*g.ow)
+		for i := range dy {
+			dy[i] = float32(1 + r.IntN(9))
+		}
+		y, dx := make([]float32, len(dy)), make([]float32, len(x))
+		maxPoolForward(&g, x, y)
+		maxPoolBackward(&g, x, dy, dx)
+		wantY, wantDX := make([]float32, len(dy)), make([]float32, len(x))
+		for pl := 0; pl < n*c; pl++ {
+			for i := 0; i < g.oh; i++ {
+				for j := 0; j < g.ow; j++ {
+					best := -1
+					for u := 0; u < kh; u++ {
+						for v := 0; v < kw; v++ {
+							rr, q := i*sh+u-pad.Top, j*sw+v-pad.Left
+							if rr < 0 || rr >= h || q < 0 || q >= w {
+								continue
+							}
+							k := (pl*h+rr)*w + q
+							if best < 0 || x[k] > x[best] {
+								best = k
+							}
+						}
+					}
+					o := (pl*g.oh+i)*g.ow + j
+					wantY[o] = x[best]
+					wantDX[best] += dy[o]
+				}
+			}
+		}
+		for i := range y {
+			if y[i] != wantY[i] {
+				t.Fatalf("case %d (%v, kernel %dx%d, stride %dx%d, pad %v): y[%d] = %g, want %g", tc, tensor.Shape{n, c, h, w}, kh, kw, sh, sw, pad, i, y[i], wantY[i])
+			}
+		}
+		for i := range dx {
+			if dx[i] != wantDX[i] {
+				t.Fatalf("case %d (%v, kernel %dx%d, stride %dx%d, pad %v): dx[%d] = %g, want %g", tc, tensor.Shape{n, c, h, w}, kh, kw, sh, sw, pad, i, dx[i], wantDX[i])
+			}
+		}
+	}
+}
