@@ -1,0 +1,285 @@
+package transfer
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"convas/compute/optim"
+)
+
+// Config is the head's training, with retrain.py's defaults.
+type Config struct {
+	// Hidden is the size of a hidden ReLU layer before the softmax; 0 for none (retrain.py).
+	Hidden int `json:"hidden" toml:"hidden"`
+	// Optimizer is "sgd", plain gradient descent (retrain.py's GradientDescentOptimizer), or
+	// "adam" (Kingma and Ba, with the paper's betas).
+	Optimizer string `json:"optimizer" toml:"optimizer"`
+	// LearningRate is the solver's step size (retrain.py: 0.01).
+	LearningRate float64 `json:"learning_rate" toml:"learning_rate"`
+	// BatchSize is how many training bottlenecks each step draws, at random with replacement
+	// as retrain.py's get_random_cached_bottlenecks does (retrain.py: 100).
+	BatchSize int `json:"batch_size" toml:"batch_size"`
+	// Steps is the number of training steps (retrain.py: 4,000).
+	Steps int `json:"steps" toml:"steps"`
+	// EvalEvery is how often, in steps, the validation set is scored (retrain.py: 10). The last
+	// step is always scored.
+	EvalEvery int `json:"eval_every" toml:"eval_every"`
+	// Seed draws the initial weights and the batches.
+	Seed uint64 `json:"seed" toml:"seed"`
+}
+
+// DefaultConfig returns retrain.py's settings.
+func DefaultConfig() Config {
+	return Config{Optimizer: "sgd", LearningRate: 0.01, BatchSize: 100, Steps: 4000, EvalEvery: 10, Seed: 1}
+}
+
+// Validate checks every field; the error names the first bad one.
+func (c Config) Validate() error {
+	switch {
+	case c.Hidden < 0:
+		return fmt.Errorf("transfer: hidden %d: must be 0 (none) or more", c.Hidden)
+	case c.Optimizer != "sgd" && c.Optimizer != "adam":
+		return fmt.Errorf("transfer: optimizer %q: sgd or adam", c.Optimizer)
+	case !(c.LearningRate > 0) || math.IsInf(c.LearningRate, 0):
+		return fmt.Errorf("transfer: learning rate %g: must be positive", c.LearningRate)
+	case c.BatchSize <= 0:
+		return fmt.Errorf("transfer: batch size %d: must be positive", c.BatchSize)
+	case c.Steps <= 0:
+		return fmt.Errorf("transfer: steps %d: must be positive", c.Steps)
+	case c.EvalEvery <= 0:
+		return fmt.Errorf("transfer: evaluation interval %d: must be positive", c.EvalEvery)
+	}
+	return nil
+}
+
+// Event is a progress report of Run: ExtractProgress, Skipped, Evaluation or Done.
+type Event interface{ transferEvent() }
+
+func (ExtractProgress) transferEvent() {}
+func (Skipped) transferEvent()         {}
+func (Evaluation) transferEvent()      {}
+func (Done) transferEvent()            {}
+
+// Evaluation is the state of training after a step: the loss and accuracy on that step's
+// training batch (as retrain.py reports them), and on the whole validation set.
+type Evaluation struct {
+	Step, Steps        int
+	TrainLoss          float64
+	TrainAccuracy      float64 // percent
+	ValidationLoss     float64 // NaN without validation pictures
+	ValidationAccuracy float64 // percent; NaN without validation pictures
+	// Confusion counts the validation pictures by true class (row) and predicted class
+	// (column). It is a new matrix each time.
+	Confusion [][]int
+}
+
+// Done ends a run that finished.
+type Done struct{ Result *Result }
+
+// Misclassified is a picture the head got wrong.
+type Misclassified struct {
+	Path            string
+	True, Predicted int
+	Probability     float64 // of the predicted class
+}
+
+// Result is a finished training.
+type Result struct {
+	Head *Head
+	// History has every evaluation, in order.
+	History []Evaluation
+	// ValidationAccuracy is the last evaluation's, TestAccuracy the final head's on the test set,
+	// in percent; NaN when the set is empty.
+	ValidationAccuracy, TestAccuracy float64
+	// Counts of the pictures with bottlenecks in each set, indexed by Set.
+	Counts [3]int
+	// Confusion is the final head's on ConfusionSet: the test set, or the validation set when
+	// there is no test set. Rows are true classes, columns predictions.
+	Confusion    [][]int
+	ConfusionSet Set
+	// Misclassified lists ConfusionSet's pictures the head got wrong.
+	Misclassified []Misclassified
+	// Extraction is what the bottleneck phase did.
+	Extraction ExtractProgress
+	Computed   int // distinct pictures run through the backbone (the rest came from the cache)
+}
+
+// examples are the bottlenecks and labels of one set.
+type examples struct {
+	x      []float32 // n x dim
+	labels []int
+	index  []int // picture indices
+}
+
+func (e *examples) n() int { return len(e.labels) }
+
+func collect(d *DataSet, bn *Bottlenecks, s Set) *examples {
+	e := &examples{}
+	for i, p := range d.Pictures {
+		if p.Set != s || bn.Features[i] == nil {
+			continue
+		}
+		e.x = append(e.x, bn.Features[i]...)
+		e.labels = append(e.labels, p.Class)
+		e.index = append(e.index, i)
+	}
+	return e
+}
+
+// Train fits a new head to the bottlenecks of d's training pictures and scores it on the
+// validation set every cfg.EvalEvery steps (onEval, which may be nil, gets each evaluation) and
+// on the test set at the end. gate (may be nil) is called before each step and ends training
+// with its error. A loss that is not finite ends it with an error.
+func Train(ctx context.Context, cfg Config, d *DataSet, bn *Bottlenecks, gate func(context.Context) error,
+	onEval func(Evaluation)) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	sets := [3]*examples{collect(d, bn, Training), collect(d, bn, Validation), collect(d, bn, Testing)}
+	tr := sets[Training]
+	if tr.n() == 0 {
+		return nil, errNoTraining
+	}
+	dim := len(tr.x) / tr.n()
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7472616e73666572)) // "transfer"
+	head, err := NewHead(dim, cfg.Hidden, len(d.Classes), rng)
+	if err != nil {
+		return nil, err
+	}
+	var solver optim.Solver = optim.NewMomentum(0) // momentum 0: plain gradient descent
+	if cfg.Optimizer == "adam" {
+		solver = optim.NewAdam()
+	}
+	ps := head.params()
+	res := &Result{Head: head}
+	for s := range sets {
+		res.Counts[s] = sets[s].n()
+	}
+	x := make([]float32, cfg.BatchSize*dim)
+	labels := make([]int, cfg.BatchSize)
+	for step := 1; step <= cfg.Steps; step++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if gate != nil {
+			if err := gate(ctx); err != nil {
+				return nil, err
+			}
+		}
+		for i := range labels {
+			j := rng.IntN(tr.n())
+			copy(x[i*dim:(i+1)*dim], tr.x[j*dim:(j+1)*dim])
+			labels[i] = tr.labels[j]
+		}
+		p := head.forward(x, cfg.BatchSize)
+		loss, right := p.loss(labels, head.Classes)
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return nil, fmt.Errorf("transfer: step %d: the loss is %v: lower the learning rate", step, loss)
+		}
+		head.backward(p, labels, ps)
+		if err := solver.Step(ps, float32(cfg.LearningRate)); err != nil {
+			return nil, fmt.Errorf("transfer: step %d: %w", step, err)
+		}
+		if step%cfg.EvalEvery == 0 || step == cfg.Steps {
+			// The scores after this step's update, as retrain.py's evaluation after train_step.
+			ev := Evaluation{Step: step, Steps: cfg.Steps, TrainLoss: loss,
+				TrainAccuracy: 100 * float64(right) / float64(cfg.BatchSize)}
+			ev.ValidationLoss, ev.ValidationAccuracy, ev.Confusion, _ = head.score(sets[Validation])
+			res.History = append(res.History, ev)
+			if onEval != nil {
+				onEval(ev)
+			}
+		}
+	}
+	last := res.History[len(res.History)-1]
+	res.ValidationAccuracy = last.ValidationAccuracy
+	_, res.TestAccuracy, _, _ = head.score(sets[Testing])
+	res.ConfusionSet = Testing
+	if sets[Testing].n() == 0 {
+		res.ConfusionSet = Validation
+	}
+	var wrong []int
+	_, _, res.Confusion, wrong = head.score(sets[res.ConfusionSet])
+	for _, w := range wrong {
+		e := sets[res.ConfusionSet]
+		probs := head.forward(e.x[w*dim:(w+1)*dim], 1).probs
+		pred := argmax(probs)
+		res.Misclassified = append(res.Misclassified, Misclassified{Path: d.Pictures[e.index[w]].Path,
+			True: e.labels[w], Predicted: pred, Probability: float64(probs[pred])})
+	}
+	return res, nil
+}
+
+// score returns the head's mean loss, accuracy (percent) and confusion matrix on a set, and the
+// positions in it of the examples it got wrong; NaN loss and accuracy for an empty set.
+func (h *Head) score(e *examples) (loss, acc float64, confusion [][]int, wrong []int) {
+	confusion = make([][]int, h.Classes)
+	for i := range confusion {
+		confusion[i] = make([]int, h.Classes)
+	}
+	if e.n() == 0 {
+		return math.NaN(), math.NaN(), confusion, nil
+	}
+	const chunk = 512 // bounds the activations held at once
+	right := 0
+	for lo := 0; lo < e.n(); lo += chunk {
+		hi := min(lo+chunk, e.n())
+		p := h.forward(e.x[lo*h.In:hi*h.In], hi-lo)
+		l, _ := p.loss(e.labels[lo:hi], h.Classes)
+		loss += l * float64(hi-lo)
+		for i := lo; i < hi; i++ {
+			pred := argmax(p.probs[(i-lo)*h.Classes : (i-lo+1)*h.Classes])
+			confusion[e.labels[i]][pred]++
+			if pred == e.labels[i] {
+				right++
+			} else {
+				wrong = append(wrong, i)
+			}
+		}
+	}
+	return loss / float64(e.n()), 100 * float64(right) / float64(e.n()), confusion, wrong
+}
+
+// Run is the whole recipe on a scanned data set: the bottlenecks (Extract, with cache, which may
+// be nil), then the head (Train). It sends ExtractProgress, Skipped (pictures that could not be
+// decoded), Evaluation and, at the end, Done on events, which it closes when it returns.
+// Progress reports are dropped when the channel is full; evaluations wait for room (or ctx).
+func Run(ctx context.Context, b Backbone, d *DataSet, cache *Cache, cfg Config, gate func(context.Context) error,
+	events chan<- Event) (*Model, *Result, error) {
+	defer close(events)
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	send := func(e Event) {
+		select {
+		case events <- e:
+		case <-ctx.Done():
+		}
+	}
+	var last ExtractProgress
+	bn, err := Extract(ctx, b, d, cache, DefaultBatch, gate, func(p ExtractProgress) {
+		last = p
+		select {
+		case events <- p:
+		default:
+		}
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	send(last) // the last report is never dropped
+	for _, s := range bn.Failed {
+		send(s)
+	}
+	res, err := Train(ctx, cfg, d, bn, gate, func(e Evaluation) { send(e) })
+	if err != nil {
+		return nil, nil, err
+	}
+	res.Extraction, res.Computed = last, bn.Computed
+	m := &Model{Backbone: b.Name(), Layer: b.Layer(), InputSize: b.Size(), Labels: d.Classes, Head: res.Head,
+		ValidationAccuracy: res.ValidationAccuracy, TestAccuracy: res.TestAccuracy, Config: cfg}
+	send(Done{Result: res})
+	return m, res, nil
+}
