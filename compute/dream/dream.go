@@ -198,7 +198,8 @@ func Run(ctx context.Context, cfg Config, net Network, img *Image, control Contr
 	if budget == 0 {
 		budget = DefaultMemoryMiB << 20
 	}
-	if err := preflight(net, s, sizes, cfg.TileSize, budget); err != nil {
+	built, err := preflight(net, s, sizes, cfg.TileSize, budget)
+	if err != nil {
 		return nil, err
 	}
 
@@ -207,6 +208,7 @@ func Run(ctx context.Context, cfg Config, net Network, img *Image, control Contr
 	base, details := splitOctaves(img.Clone(), cfg.Octaves, cfg.OctaveScale)
 
 	tiles := newGraphCache(net, budget, picturePlaneBytes(img.H, img.W))
+	tiles.prebuilt, tiles.prebuiltFor = built, s
 	defer tiles.close()
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), rollStream))
 	maxRoll := cfg.Roll
@@ -264,12 +266,43 @@ const rollStream = 0x726f6c6c
 func step(ctx context.Context, img *Image, s Settings, tiles *graphCache, rng *rand.Rand, maxRoll, tile int) (float64, error) {
 	dx, dy := rng.IntN(maxRoll), rng.IntN(maxRoll)
 	tiles.setObjective(s.Layer, s.Channel)
-	g, obj, err := tiles.gradient(ctx, roll(img, dy, dx), tile)
+	rolled := buffer(&tiles.rolled, img.H, img.W)
+	rollInto(rolled, img, dy, dx)
+	g, obj, err := tiles.gradient(ctx, rolled, tile)
 	if err != nil {
 		return 0, err
 	}
-	ascend(img, roll(g, -dy, -dx), s.Step)
+	ascendRolled(img, g, dy, dx, s.Step)
 	return obj, nil
+}
+
+// ascendRolled is ascend with the gradient of the picture rolled by (dy, dx), as step computes
+// it: the gradient of img's pixel (y, x) is g's pixel ((y+dy) mod H, (x+dx) mod W). It reads g
+// in place of rolling it back, as the recipe's np.roll(g, -sx, 1), np.roll(g, -sy, 0) does.
+func ascendRolled(img, g *Image, dy, dx int, step float64) {
+	var sum float64
+	for _, v := range g.Pix {
+		sum += math.Abs(float64(v))
+	}
+	if sum == 0 {
+		return
+	}
+	scale := float32(step / (sum / float64(len(g.Pix))))
+	h, w := img.H, img.W
+	dy, dx = ((dy%h)+h)%h, ((dx%w)+w)%w
+	plane := h * w
+	for c := range 3 {
+		for y := range h {
+			src := g.Pix[c*plane+((y+dy)%h)*w:][:w]
+			dst := img.Pix[c*plane+y*w:][:w]
+			for x, v := range src[dx:] {
+				dst[x] += v * scale
+			}
+			for x, v := range src[:dx] {
+				dst[w-dx+x] += v * scale
+			}
+		}
+	}
 }
 
 // ascend adds the gradient g, divided by its mean absolute value, times step to img; a zero
@@ -281,19 +314,7 @@ func step(ctx context.Context, img *Image, s Settings, tiles *graphCache, rng *r
 // (mixed3 on a 299-pixel photo), so 1e-7 would shorten every step by a sixth or more. The
 // reference dream normalised in the trunk's [-1, 1] units, where 1e-7 is again negligible. Here
 // the gradient is divided by its mean alone, which is the same for every unit of the input.
-func ascend(img, g *Image, step float64) {
-	var sum float64
-	for _, v := range g.Pix {
-		sum += math.Abs(float64(v))
-	}
-	if sum == 0 {
-		return
-	}
-	scale := float32(step / (sum / float64(len(g.Pix))))
-	for i, v := range g.Pix {
-		img.Pix[i] += v * scale
-	}
-}
+func ascend(img, g *Image, step float64) { ascendRolled(img, g, 0, 0, step) }
 
 // splitOctaves returns the smallest octave of img and the detail of every larger one, the
 // largest first: each octave is the one before resized down by scale (the sides rounded down,

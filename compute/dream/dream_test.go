@@ -288,8 +288,9 @@ func TestLiveChangeTakesEffectAtNextIteration(t *testing.T) {
 	if want := "[1:a/0 2:a/0 3:a/2 4:b/-1]"; fmt.Sprint(seen) != want {
 		t.Errorf("iterations %v, want %s", seen, want)
 	}
-	// The preflight builds a; iteration 1 compiles it; 3 rebuilds it for channel 2; 4 builds b.
-	if got, want := fmt.Sprint(net.built()), "[a 20x30 a 20x30 a 20x30 b 20x30]"; got != want {
+	// The preflight builds a and iteration 1 compiles that graph; 3 rebuilds it for channel 2;
+	// 4 builds b.
+	if got, want := fmt.Sprint(net.built()), "[a 20x30 a 20x30 b 20x30]"; got != want {
 		t.Errorf("built %s, want %s", got, want)
 	}
 	// One channel of three: the normalised gradient is 3 in that plane; the whole layer: 1.
@@ -444,5 +445,35 @@ func TestNoise(t *testing.T) {
 	}
 	if maxDiff(t, m, Noise(NoiseSide, NoiseSide, 1)) != 0 || maxDiff(t, m, Noise(NoiseSide, NoiseSide, 2)) == 0 {
 		t.Error("noise does not follow its seed")
+	}
+}
+
+// TestAscendRolled checks that moving a picture along the gradient of its rolled copy, read in
+// place, is moving it along that gradient rolled back (roll is checked by hand above).
+func TestAscendRolled(t *testing.T) {
+	img, g := randomImage(7, 11, 1), randomImage(7, 11, 2)
+	for i := range g.Pix {
+		g.Pix[i] -= 127 // of both signs
+	}
+	for _, s := range [][2]int{{0, 0}, {3, 5}, {-2, 13}, {6, 10}} {
+		got, want := img.Clone(), img.Clone()
+		ascendRolled(got, g, s[0], s[1], 1.5)
+		ascend(want, roll(g, -s[0], -s[1]), 1.5)
+		if d := maxDiff(t, got, want); d != 0 {
+			t.Errorf("roll (%d, %d): off by %v", s[0], s[1], d)
+		}
+		if d := maxDiff(t, got, img); d == 0 {
+			t.Errorf("roll (%d, %d): nothing moved", s[0], s[1])
+		}
+	}
+	// The mean move is the step.
+	out := img.Clone()
+	ascendRolled(out, g, 2, 3, 1.5)
+	var sum float64
+	for i := range out.Pix {
+		sum += math.Abs(float64(out.Pix[i] - img.Pix[i]))
+	}
+	if m := sum / float64(len(out.Pix)); math.Abs(m-1.5) > 1e-4 {
+		t.Errorf("mean move %v, want 1.5", m)
 	}
 }

@@ -92,9 +92,15 @@ const noiseStream = 0x6e6f6973
 // as np.roll(np.roll(img, dx, 1), dy, 0): the pixel at (y, x) moves to ((y+dy) mod H,
 // (x+dx) mod W). Negative shifts go up and left; roll(roll(m, dy, dx), -dy, -dx) is m.
 func roll(img *Image, dy, dx int) *Image {
+	out := NewImage(img.H, img.W)
+	rollInto(out, img, dy, dx)
+	return out
+}
+
+// rollInto is roll writing into out, a picture of img's size.
+func rollInto(out, img *Image, dy, dx int) {
 	h, w := img.H, img.W
 	dy, dx = ((dy%h)+h)%h, ((dx%w)+w)%w
-	out := NewImage(h, w)
 	plane := h * w
 	for c := range 3 {
 		src, dst := img.Pix[c*plane:(c+1)*plane], out.Pix[c*plane:(c+1)*plane]
@@ -105,7 +111,6 @@ func roll(img *Image, dy, dx int) *Image {
 			copy(to[:dx], row[w-dx:])
 		}
 	}
-	return out
 }
 
 // crop copies the th x tw window of img at (y0, x0) into buf, planar like Image.

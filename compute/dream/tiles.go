@@ -141,6 +141,24 @@ type graphCache struct {
 	channel int
 	set     bool
 	graphs  map[[2]int]*tileGraph
+
+	// prebuilt are the graphs the preflight built (not compiled) for the run's first
+	// objective, by tile size: get compiles them instead of building them again.
+	prebuilt    map[[2]int]*tileGraph
+	prebuiltFor Settings
+
+	// Buffers reused from step to step while the picture keeps its size: the shifted picture,
+	// its gradient, and one tile.
+	rolled, grad *Image
+	tile         []float32
+}
+
+// buffer returns *b, or a new h x w picture in its place if it has another size.
+func buffer(b **Image, h, w int) *Image {
+	if *b == nil || (*b).H != h || (*b).W != w {
+		*b = NewImage(h, w)
+	}
+	return *b
 }
 
 func newGraphCache(net Network, budget, picture int64) *graphCache {
@@ -163,12 +181,17 @@ func (c *graphCache) get(h, w int) (*tileGraph, error) {
 		return t, nil
 	}
 	c.close() // a new size: the old one is not used again by this step
-	t, err := buildTileGraph(c.net, h, w, c.layer, c.channel)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkBudget(c.net, t, c.layer, c.channel, c.picture, c.budget); err != nil {
-		return nil, err
+	t := c.prebuilt[[2]int{h, w}]
+	if t != nil && c.prebuiltFor.Layer == c.layer && c.prebuiltFor.Channel == c.channel {
+		delete(c.prebuilt, [2]int{h, w}) // built and checked against the budget by the preflight
+	} else {
+		var err error
+		if t, err = buildTileGraph(c.net, h, w, c.layer, c.channel); err != nil {
+			return nil, err
+		}
+		if err := checkBudget(c.net, t, c.layer, c.channel, c.picture, c.budget); err != nil {
+			return nil, err
+		}
 	}
 	if err := t.compile(); err != nil {
 		return nil, err
@@ -185,7 +208,7 @@ func (c *graphCache) close() {
 }
 
 // gradient returns the gradient of the objective over the whole picture and the objective
-// averaged over the tiles. The tiles are TileSize squares (or the picture's side where it is
+// averaged over the tiles. The gradient is the cache's buffer, valid until the next call. The tiles are TileSize squares (or the picture's side where it is
 // smaller) side by side from the top left; the last row and column of tiles lie flush with the
 // bottom and right edges, overlapping the ones before, so that every tile has one size and every
 // pixel a gradient. Where tiles overlap the later tile's gradient wins, as in the recipe.
@@ -200,8 +223,11 @@ func (c *graphCache) gradient(ctx context.Context, img *Image, tile int) (*Image
 		return nil, 0, err
 	}
 	ys, xs := tileStarts(img.H, th), tileStarts(img.W, tw)
-	g := NewImage(img.H, img.W)
-	buf := make([]float32, 3*th*tw)
+	g := buffer(&c.grad, img.H, img.W) // every value is written: the tiles cover the picture
+	if len(c.tile) != 3*th*tw {
+		c.tile = make([]float32, 3*th*tw)
+	}
+	buf := c.tile
 	var sum float64
 	for _, y0 := range ys {
 		for _, x0 := range xs {
@@ -259,13 +285,17 @@ func Estimate(cfg Config, net Network, h, w int) (int64, error) {
 }
 
 // preflight builds the tile graph of every octave without running it, and refuses a run that
-// cannot be built or that does not fit the budget, before any work is done.
-func preflight(net Network, s Settings, sizes [][2]int, tile int, budget int64) error {
+// cannot be built or that does not fit the budget, before any work is done. It returns the
+// graphs by tile size, for the run to compile as it reaches them.
+func preflight(net Network, s Settings, sizes [][2]int, tile int, budget int64) (map[[2]int]*tileGraph, error) {
 	full := sizes[len(sizes)-1]
 	picture := picturePlaneBytes(full[0], full[1])
-	return eachTile(net, s, sizes, tile, func(t *tileGraph) error {
+	built := map[[2]int]*tileGraph{}
+	err := eachTile(net, s, sizes, tile, func(t *tileGraph) error {
+		built[[2]int{t.h, t.w}] = t
 		return checkBudget(net, t, s.Layer, s.Channel, picture, budget)
 	})
+	return built, err
 }
 
 // eachTile builds the tile graph of every distinct tile size of the octaves and calls f on it.
