@@ -544,6 +544,7 @@ func BenchmarkGoogLeNetInputGrad(b *testing.B) {
 			}
 			vm, _ := inputGradMachine(b, g.G, g.Input, cost)
 			defer vm.Close()
+			reuseBuffers(g.G)
 			x := randoms(rand.New(rand.NewPCG(1, 2)), 3*size*size, 0, 255)
 			if err := G.Let(g.Input, tensor.New(tensor.WithShape(1, 3, size, size), tensor.WithBacking(x))); err != nil {
 				b.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"encoding/binary"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -21,6 +22,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"convas/compute/formats/mat"
+	"convas/compute/nn"
 )
 
 // A small MAT-file level 5 writer for the fixtures, after compute/formats/mat's writer_test.go:
@@ -733,6 +735,62 @@ func peakRSS() float64 {
 	return 0
 }
 
+// fresh turns nn.ReuseBuffers off in the benchmarks, to measure what reusing buffers saves:
+// go test -bench VGG19 ./compute/models/ -args -fresh.
+var fresh = flag.Bool("fresh", false, "benchmarks: let every run allocate its tensors afresh (no nn.ReuseBuffers)")
+
+// reuseBuffers makes a benchmark's graph reuse its buffers from run to run, as a recipe that
+// runs one graph many times does, unless -fresh is given.
+func reuseBuffers(g *G.ExprGraph) {
+	if !*fresh {
+		nn.ReuseBuffers(g)
+	}
+}
+
+// vggConvFLOPs counts the convolutions of g, 2 FLOPs per multiply-add.
+func vggConvFLOPs(m *VGG19, g *VGG19Graph) float64 {
+	var flops float64
+	for _, l := range m.layers {
+		if y := g.Layers[l.name]; y != nil && l.kind == "conv" {
+			flops += 2 * float64(y.Shape().TotalSize()*l.w.Len()/l.channels)
+		}
+	}
+	return flops
+}
+
+// BenchmarkVGG19Forward times VGG19's forward pass through all 16 convolutions (up to
+// relu5_4, the peer's vgg19_conv16 model) at batch 1, random weights, with ms/op, GFLOP/s (2 per
+// multiply-add) and the peak memory.
+func BenchmarkVGG19Forward(b *testing.B) {
+	m := NewVGG19Random(1)
+	for _, size := range []int{224, 512} {
+		b.Run(strconv.Itoa(size), func(b *testing.B) {
+			g, err := m.Build(1, size, size, "relu5_4")
+			if err != nil {
+				b.Fatal(err)
+			}
+			prog, locs, err := G.CompileFunction(g.G, G.Nodes{g.Input}, G.Nodes{g.Output})
+			if err != nil {
+				b.Fatal(err)
+			}
+			vm := G.NewTapeMachine(g.G, G.WithPrecompiled(prog, locs))
+			defer vm.Close()
+			reuseBuffers(g.G)
+			x := randoms(rand.New(rand.NewPCG(1, 2)), 3*size*size, 0, 255)
+			if err := G.Let(g.Input, tensor.New(tensor.WithShape(1, 3, size, size), tensor.WithBacking(x))); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := vm.RunAll(); err != nil {
+					b.Fatal(err)
+				}
+				vm.Reset()
+			}
+			reportStep(b, vggConvFLOPs(m, g))
+		})
+	}
+}
+
 // reportStep reports a benchmark of one forward and input-gradient pass: ms/op, GFLOP/s for the
 // given FLOPs per pass, the peak RSS and the memory Go holds from the system.
 func reportStep(b *testing.B, flops float64) {
@@ -763,16 +821,12 @@ func BenchmarkVGG19InputGrad(b *testing.B) {
 			}
 			vm, _ := inputGradMachine(b, g.G, g.Input, cost)
 			defer vm.Close()
+			reuseBuffers(g.G)
 			x := randoms(rand.New(rand.NewPCG(1, 2)), 3*size*size, 0, 255)
 			if err := G.Let(g.Input, tensor.New(tensor.WithShape(1, 3, size, size), tensor.WithBacking(x))); err != nil {
 				b.Fatal(err)
 			}
-			var flops float64
-			for _, l := range m.layers {
-				if y := g.Layers[l.name]; y != nil && l.kind == "conv" {
-					flops += 2 * float64(y.Shape().TotalSize()*l.w.Len()/l.channels)
-				}
-			}
+			flops := vggConvFLOPs(m, g)
 			for b.Loop() {
 				if err := vm.RunAll(); err != nil {
 					b.Fatal(err)

@@ -37,9 +37,9 @@ func BenchmarkConv2D(b *testing.B) {
 			op     gorgonia.Op
 			inputs []gorgonia.Value
 		}{
-			{"forward", &conv2DOp{cp}, []gorgonia.Value{x, w}},
-			{"backdata", &conv2DBackDataOp{cp}, []gorgonia.Value{x, w, dy}},
-			{"backfilter", &conv2DBackFilterOp{cp}, []gorgonia.Value{x, w, dy}},
+			{"forward", &conv2DOp{convParams: cp}, []gorgonia.Value{x, w}},
+			{"backdata", &conv2DBackDataOp{convParams: cp}, []gorgonia.Value{x, w, dy}},
+			{"backfilter", &conv2DBackFilterOp{convParams: cp}, []gorgonia.Value{x, w, dy}},
 		}
 		for _, p := range passes {
 			b.Run(l.name+"/"+p.name+"/"+blasName, func(b *testing.B) {

@@ -40,7 +40,10 @@ func channelGeom(s tensor.Shape) (n, c, plane int) {
 }
 
 // addBiasOp adds a per-channel bias: (x, b) → y. dims is the rank of x.
-type addBiasOp struct{ dims int }
+type addBiasOp struct {
+	dims int
+	outCache
+}
 
 var (
 	_ gorgonia.SDOp            = (*addBiasOp)(nil)
@@ -99,7 +102,7 @@ func (op *addBiasOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgo
 	if err := op.check(x.Shape(), b.Shape()); err != nil {
 		return nil, fmt.Errorf("nn: AddBias: %w", err)
 	}
-	y, err := result("AddBias", prealloc, x.Dtype(), x.Shape())
+	y, err := op.result("AddBias", prealloc, x.Dtype(), x.Shape())
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +173,10 @@ func (op *addBiasOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes
 }
 
 // biasGradOp sums an output gradient (N, C, ...) over all axes but the channel axis: dy → db.
-type biasGradOp struct{ dims int }
+type biasGradOp struct {
+	dims int
+	outCache
+}
 
 var _ gorgonia.UsePreallocDoer = (*biasGradOp)(nil)
 
@@ -211,7 +217,7 @@ func (op *biasGradOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorg
 	if dy.Dims() != op.dims || op.dims < 2 {
 		return nil, fmt.Errorf("nn: AddBiasGrad: gradient must be (N, C, ...) of rank %d, got %v", op.dims, dy.Shape())
 	}
-	db, err := result("AddBiasGrad", prealloc, dy.Dtype(), tensor.Shape{dy.Shape()[1]})
+	db, err := op.result("AddBiasGrad", prealloc, dy.Dtype(), tensor.Shape{dy.Shape()[1]})
 	if err != nil {
 		return nil, err
 	}

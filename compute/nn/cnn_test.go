@@ -82,13 +82,13 @@ func TestUsePreallocDo(t *testing.T) {
 	x := dense(randData(r, 2*3*6*5), 2, 3, 6, 5)
 	w := dense(randData(r, 4*3*3*2), 4, 3, 3, 2)
 	cp := convParams{pad: Padding{1, 0, 0, 1}, sh: 2, sw: 1}
-	y, err := (&conv2DOp{cp}).Do(x, w)
+	y, err := (&conv2DOp{convParams: cp}).Do(x, w)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dy := dense(randData(r, y.(*tensor.Dense).Shape().TotalSize()), y.(*tensor.Dense).Shape()...)
 	pp := poolParams{kh: 2, kw: 3, sh: 2, sw: 2, pad: Padding{Bottom: 1, Right: 1}}
-	py, err := (&maxPool2DOp{pp}).Do(x)
+	py, err := (&maxPool2DOp{poolParams: pp}).Do(x)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,14 +103,14 @@ func TestUsePreallocDo(t *testing.T) {
 		}
 		inputs []gorgonia.Value
 	}{
-		{"Conv2D", &conv2DOp{cp}, []gorgonia.Value{x, w}},
-		{"Conv2DBackData", &conv2DBackDataOp{cp}, []gorgonia.Value{x, w, dy}},
-		{"Conv2DBackFilter", &conv2DBackFilterOp{cp}, []gorgonia.Value{x, w, dy}},
-		{"MaxPool2D", &maxPool2DOp{pp}, []gorgonia.Value{x}},
-		{"MaxPool2DBack", &maxPool2DBackOp{pp}, []gorgonia.Value{x, pdy}},
+		{"Conv2D", &conv2DOp{convParams: cp}, []gorgonia.Value{x, w}},
+		{"Conv2DBackData", &conv2DBackDataOp{convParams: cp}, []gorgonia.Value{x, w, dy}},
+		{"Conv2DBackFilter", &conv2DBackFilterOp{convParams: cp}, []gorgonia.Value{x, w, dy}},
+		{"MaxPool2D", &maxPool2DOp{poolParams: pp}, []gorgonia.Value{x}},
+		{"MaxPool2DBack", &maxPool2DBackOp{poolParams: pp}, []gorgonia.Value{x, pdy}},
 		{"AddBias", &addBiasOp{dims: 4}, []gorgonia.Value{x, b}},
 		{"AddBiasGrad", &biasGradOp{dims: 4}, []gorgonia.Value{x}},
-		{"SoftmaxCrossEntropyGrad", softmaxXentGradOp{}, []gorgonia.Value{z, z, gorgonia.NewF64(2)}},
+		{"SoftmaxCrossEntropyGrad", &softmaxXentGradOp{}, []gorgonia.Value{z, z, gorgonia.NewF64(2)}},
 	}
 	for _, c := range cases {
 		want, err := c.op.Do(c.inputs...)

@@ -41,7 +41,10 @@ func ConcatChannels(xs ...*gorgonia.Node) (*gorgonia.Node, error) {
 }
 
 // concatChannelsOp joins n tensors of rank dims along axis 1: (x_0, ..., x_n-1) → y.
-type concatChannelsOp struct{ dims, n int }
+type concatChannelsOp struct {
+	dims, n int
+	outCache
+}
 
 var (
 	_ gorgonia.SDOp            = (*concatChannelsOp)(nil)
@@ -125,7 +128,7 @@ func (op *concatChannelsOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value)
 	if err != nil {
 		return nil, fmt.Errorf("nn: ConcatChannels: %w", err)
 	}
-	y, err := result("ConcatChannels", prealloc, xs[0].Dtype(), s)
+	y, err := op.result("ConcatChannels", prealloc, xs[0].Dtype(), s)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +196,7 @@ func (op *concatChannelsOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgoni
 	}
 	dxs := make(gorgonia.Nodes, len(inputs))
 	for i, k := range op.slices(channels) {
-		dx, err := gorgonia.ApplyOp(&unaryOp{k}, grad)
+		dx, err := gorgonia.ApplyOp(&unaryOp{k: k}, grad)
 		if err != nil {
 			return nil, fmt.Errorf("nn: ConcatChannels: SymDiff: input %d: %w", i, err)
 		}
@@ -215,7 +218,7 @@ func (op *concatChannelsOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgoni
 		}
 		gs := make([]gorgonia.Value, len(vals))
 		for i, k := range op.slices(channels) {
-			g, err := (&unaryOp{k}).Do(dy)
+			g, err := (&unaryOp{k: k}).Do(dy)
 			if err != nil {
 				return nil, err
 			}

@@ -62,7 +62,7 @@ func Conv2DAlgo(x, w *gorgonia.Node, pad Padding, strideH, strideW int, algo Con
 	if algo != ConvDirect && algo != ConvWinograd {
 		return nil, fmt.Errorf("nn: Conv2D: unknown algorithm %v", algo)
 	}
-	y, err := gorgonia.ApplyOp(&conv2DOp{convParams{pad: pad, sh: strideH, sw: strideW, algo: algo}}, x, w)
+	y, err := gorgonia.ApplyOp(&conv2DOp{convParams: convParams{pad: pad, sh: strideH, sw: strideW, algo: algo}}, x, w)
 	if err != nil {
 		return nil, fmt.Errorf("nn: Conv2D: %w", err)
 	}
@@ -90,7 +90,10 @@ func (p convParams) geom(x, w tensor.Shape) (convGeom, error) {
 }
 
 // conv2DOp is the forward convolution: (x, w) → y.
-type conv2DOp struct{ convParams }
+type conv2DOp struct {
+	convParams
+	outCache
+}
 
 var (
 	_ gorgonia.SDOp            = (*conv2DOp)(nil)
@@ -138,7 +141,7 @@ func (op *conv2DOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgon
 	if err != nil {
 		return nil, fmt.Errorf("nn: Conv2D: %w", err)
 	}
-	y, err := result("Conv2D", prealloc, x.Dtype(), g.outShape())
+	y, err := op.result("Conv2D", prealloc, x.Dtype(), g.outShape())
 	if err != nil {
 		return nil, err
 	}
@@ -177,11 +180,11 @@ func (op *conv2DOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) 
 		return nil, fmt.Errorf("nn: Conv2D: SymDiff: expected 2 inputs, got %d", len(inputs))
 	}
 	x, w := inputs[0], inputs[1]
-	dx, err := gorgonia.ApplyOp(&conv2DBackDataOp{op.convParams}, x, w, grad)
+	dx, err := gorgonia.ApplyOp(&conv2DBackDataOp{convParams: op.convParams}, x, w, grad)
 	if err != nil {
 		return nil, fmt.Errorf("nn: Conv2D: SymDiff: input gradient: %w", err)
 	}
-	dw, err := gorgonia.ApplyOp(&conv2DBackFilterOp{op.convParams}, x, w, grad)
+	dw, err := gorgonia.ApplyOp(&conv2DBackFilterOp{convParams: op.convParams}, x, w, grad)
 	if err != nil {
 		return nil, fmt.Errorf("nn: Conv2D: SymDiff: filter gradient: %w", err)
 	}
@@ -194,11 +197,11 @@ func (op *conv2DOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes,
 		if len(vals) != 2 {
 			return nil, fmt.Errorf("expected 2 inputs, got %d", len(vals))
 		}
-		dx, err := (&conv2DBackDataOp{op.convParams}).Do(vals[0], vals[1], dy)
+		dx, err := (&conv2DBackDataOp{convParams: op.convParams}).Do(vals[0], vals[1], dy)
 		if err != nil {
 			return nil, err
 		}
-		dw, err := (&conv2DBackFilterOp{op.convParams}).Do(vals[0], vals[1], dy)
+		dw, err := (&conv2DBackFilterOp{convParams: op.convParams}).Do(vals[0], vals[1], dy)
 		if err != nil {
 			return nil, err
 		}
@@ -240,7 +243,10 @@ func (p convParams) backShapes(name string, inputs []gorgonia.DimSizer) ([]tenso
 
 // conv2DBackDataOp is the gradient of the convolution with respect to its input:
 // (x, w, dy) → dx. Only the shape of x is read.
-type conv2DBackDataOp struct{ convParams }
+type conv2DBackDataOp struct {
+	convParams
+	outCache
+}
 
 var _ gorgonia.UsePreallocDoer = (*conv2DBackDataOp)(nil)
 
@@ -277,7 +283,7 @@ func (op *conv2DBackDataOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value)
 	if err != nil {
 		return nil, err
 	}
-	dx, err := result("Conv2DBackData", prealloc, x.Dtype(), x.Shape())
+	dx, err := op.result("Conv2DBackData", prealloc, x.Dtype(), x.Shape())
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +315,10 @@ func (op *conv2DBackDataOp) String() string { return op.describe("Conv2DBackData
 
 // conv2DBackFilterOp is the gradient of the convolution with respect to its filters:
 // (x, w, dy) → dw. Only the shape of w is read.
-type conv2DBackFilterOp struct{ convParams }
+type conv2DBackFilterOp struct {
+	convParams
+	outCache
+}
 
 var _ gorgonia.UsePreallocDoer = (*conv2DBackFilterOp)(nil)
 
@@ -346,7 +355,7 @@ func (op *conv2DBackFilterOp) do(prealloc gorgonia.Value, inputs []gorgonia.Valu
 	if err != nil {
 		return nil, err
 	}
-	dw, err := result("Conv2DBackFilter", prealloc, w.Dtype(), w.Shape())
+	dw, err := op.result("Conv2DBackFilter", prealloc, w.Dtype(), w.Shape())
 	if err != nil {
 		return nil, err
 	}

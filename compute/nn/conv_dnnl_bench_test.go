@@ -66,11 +66,11 @@ func BenchmarkConv2DBackends(b *testing.B) {
 				inputs := []gorgonia.Value{x, w, dy}
 				switch pass {
 				case passForward:
-					op, inputs = &conv2DOp{cp}, inputs[:2]
+					op, inputs = &conv2DOp{convParams: cp}, inputs[:2]
 				case passBackData:
-					op = &conv2DBackDataOp{cp}
+					op = &conv2DBackDataOp{convParams: cp}
 				case passBackFilter:
-					op = &conv2DBackFilterOp{cp}
+					op = &conv2DBackFilterOp{convParams: cp}
 				}
 				backend := convBackend
 				if algo == ConvWinograd {

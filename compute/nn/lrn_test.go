@@ -215,7 +215,7 @@ func BenchmarkLRN(b *testing.B) {
 			return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(toDtype(tensor.Float32, randData(r, shape.TotalSize()))))
 		}
 		x, dy := dense(), dense()
-		fwd, back := &unaryOp{k}, &unaryBackOp{k}
+		fwd, back := &unaryOp{k: k}, &unaryBackOp{k: k}
 		passes := []struct {
 			name string
 			run  func() error

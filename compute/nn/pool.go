@@ -19,7 +19,7 @@ func MaxPool2D(x *gorgonia.Node, kh, kw, sh, sw int, pad Padding) (*gorgonia.Nod
 	if err := checkNodes(x); err != nil {
 		return nil, fmt.Errorf("nn: MaxPool2D: %w", err)
 	}
-	op := &maxPool2DOp{poolParams{kh: kh, kw: kw, sh: sh, sw: sw, pad: pad}}
+	op := &maxPool2DOp{poolParams: poolParams{kh: kh, kw: kw, sh: sh, sw: sw, pad: pad}}
 	if _, err := op.geom(x.Shape()); err != nil {
 		return nil, fmt.Errorf("nn: MaxPool2D: %w", err)
 	}
@@ -227,7 +227,10 @@ func route2x2[T float](x, dx, gr []T, w int) {
 }
 
 // maxPool2DOp is max pooling: x → y.
-type maxPool2DOp struct{ poolParams }
+type maxPool2DOp struct {
+	poolParams
+	outCache
+}
 
 var (
 	_ gorgonia.SDOp            = (*maxPool2DOp)(nil)
@@ -277,7 +280,7 @@ func (op *maxPool2DOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gor
 	if err != nil {
 		return nil, fmt.Errorf("nn: MaxPool2D: %w", err)
 	}
-	y, err := result("MaxPool2D", prealloc, x.Dtype(), g.outShape())
+	y, err := op.result("MaxPool2D", prealloc, x.Dtype(), g.outShape())
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +318,7 @@ func (op *maxPool2DOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Nod
 	if len(inputs) != 1 {
 		return nil, fmt.Errorf("nn: MaxPool2D: SymDiff: expected 1 input, got %d", len(inputs))
 	}
-	dx, err := gorgonia.ApplyOp(&maxPool2DBackOp{op.poolParams}, inputs[0], grad)
+	dx, err := gorgonia.ApplyOp(&maxPool2DBackOp{poolParams: op.poolParams}, inputs[0], grad)
 	if err != nil {
 		return nil, fmt.Errorf("nn: MaxPool2D: SymDiff: %w", err)
 	}
@@ -328,7 +331,7 @@ func (op *maxPool2DOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nod
 		if len(vals) != 1 {
 			return nil, fmt.Errorf("expected 1 input, got %d", len(vals))
 		}
-		dx, err := (&maxPool2DBackOp{op.poolParams}).Do(vals[0], dy)
+		dx, err := (&maxPool2DBackOp{poolParams: op.poolParams}).Do(vals[0], dy)
 		if err != nil {
 			return nil, err
 		}
@@ -338,7 +341,10 @@ func (op *maxPool2DOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nod
 
 // maxPool2DBackOp is the gradient of max pooling: (x, dy) → dx. It finds each window's
 // maximum again rather than keeping a mask.
-type maxPool2DBackOp struct{ poolParams }
+type maxPool2DBackOp struct {
+	poolParams
+	outCache
+}
 
 var _ gorgonia.UsePreallocDoer = (*maxPool2DBackOp)(nil)
 
@@ -390,7 +396,7 @@ func (op *maxPool2DBackOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) 
 	if !dy.Shape().Eq(g.outShape()) {
 		return nil, fmt.Errorf("nn: MaxPool2DBack: output gradient has shape %v, want %v", dy.Shape(), g.outShape())
 	}
-	dx, err := result("MaxPool2DBack", prealloc, x.Dtype(), x.Shape())
+	dx, err := op.result("MaxPool2DBack", prealloc, x.Dtype(), x.Shape())
 	if err != nil {
 		return nil, err
 	}

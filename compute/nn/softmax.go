@@ -156,7 +156,7 @@ func (op softmaxXentOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.No
 	if len(inputs) != 2 {
 		return nil, fmt.Errorf("nn: SoftmaxCrossEntropy: SymDiff: expected 2 inputs, got %d", len(inputs))
 	}
-	dz, err := gorgonia.ApplyOp(softmaxXentGradOp{}, inputs[0], inputs[1], grad)
+	dz, err := gorgonia.ApplyOp(&softmaxXentGradOp{}, inputs[0], inputs[1], grad)
 	if err != nil {
 		return nil, fmt.Errorf("nn: SoftmaxCrossEntropy: SymDiff: %w", err)
 	}
@@ -169,7 +169,7 @@ func (op softmaxXentOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.No
 		if len(vals) != 2 {
 			return nil, fmt.Errorf("expected 2 inputs, got %d", len(vals))
 		}
-		dz, err := softmaxXentGradOp{}.Do(vals[0], vals[1], dy)
+		dz, err := (&softmaxXentGradOp{}).Do(vals[0], vals[1], dy)
 		if err != nil {
 			return nil, err
 		}
@@ -179,21 +179,21 @@ func (op softmaxXentOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.No
 
 // softmaxXentGradOp is the gradient of the loss with respect to the logits:
 // (logits, labels, dloss) → dlogits.
-type softmaxXentGradOp struct{}
+type softmaxXentGradOp struct{ outCache }
 
-var _ gorgonia.UsePreallocDoer = softmaxXentGradOp{}
+var _ gorgonia.UsePreallocDoer = (*softmaxXentGradOp)(nil)
 
 // Arity is 3: logits, labels and the scalar gradient of the loss.
-func (op softmaxXentGradOp) Arity() int { return 3 }
+func (op *softmaxXentGradOp) Arity() int { return 3 }
 
 // Type is Matrix a → Matrix a → a → Matrix a.
-func (op softmaxXentGradOp) Type() hm.Type {
+func (op *softmaxXentGradOp) Type() hm.Type {
 	t := tensorType(2)
 	return hm.NewFnType(t, t, hm.TypeVariable('a'), t)
 }
 
 // InferShape returns the shape of the logits.
-func (op softmaxXentGradOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
+func (op *softmaxXentGradOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
 	if len(inputs) != 3 {
 		return nil, fmt.Errorf("nn: SoftmaxCrossEntropyGrad: expected 3 input shapes, got %d", len(inputs))
 	}
@@ -209,16 +209,16 @@ func (op softmaxXentGradOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shap
 }
 
 // Do computes the logits' gradient.
-func (op softmaxXentGradOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
+func (op *softmaxXentGradOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
 	return op.do(nil, inputs)
 }
 
 // UsePreallocDo computes the logits' gradient into prealloc.
-func (op softmaxXentGradOp) UsePreallocDo(prealloc gorgonia.Value, inputs ...gorgonia.Value) (gorgonia.Value, error) {
+func (op *softmaxXentGradOp) UsePreallocDo(prealloc gorgonia.Value, inputs ...gorgonia.Value) (gorgonia.Value, error) {
 	return op.do(prealloc, inputs)
 }
 
-func (op softmaxXentGradOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgonia.Value, error) {
+func (op *softmaxXentGradOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgonia.Value, error) {
 	if len(inputs) != 3 {
 		return nil, fmt.Errorf("nn: SoftmaxCrossEntropyGrad: expected 3 inputs, got %d", len(inputs))
 	}
@@ -234,7 +234,7 @@ func (op softmaxXentGradOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value)
 	if err != nil {
 		return nil, fmt.Errorf("nn: SoftmaxCrossEntropyGrad: loss gradient: %w", err)
 	}
-	dz, err := result("SoftmaxCrossEntropyGrad", prealloc, z.Dtype(), z.Shape())
+	dz, err := op.result("SoftmaxCrossEntropyGrad", prealloc, z.Dtype(), z.Shape())
 	if err != nil {
 		return nil, err
 	}
@@ -248,19 +248,19 @@ func (op softmaxXentGradOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value)
 }
 
 // ReturnsPtr is false: the output is a new tensor.
-func (op softmaxXentGradOp) ReturnsPtr() bool { return false }
+func (op *softmaxXentGradOp) ReturnsPtr() bool { return false }
 
 // CallsExtern is false.
-func (op softmaxXentGradOp) CallsExtern() bool { return false }
+func (op *softmaxXentGradOp) CallsExtern() bool { return false }
 
 // OverwritesInput is -1: no input is overwritten.
-func (op softmaxXentGradOp) OverwritesInput() int { return -1 }
+func (op *softmaxXentGradOp) OverwritesInput() int { return -1 }
 
 // WriteHash writes the op's name; it has no parameters.
-func (op softmaxXentGradOp) WriteHash(h hash.Hash) { writeHash(h, op.String()) }
+func (op *softmaxXentGradOp) WriteHash(h hash.Hash) { writeHash(h, op.String()) }
 
 // Hashcode hashes the op's name.
-func (op softmaxXentGradOp) Hashcode() uint32 { return hashString(op.String()) }
+func (op *softmaxXentGradOp) Hashcode() uint32 { return hashString(op.String()) }
 
 // String names the op.
-func (op softmaxXentGradOp) String() string { return "nn.SoftmaxCrossEntropyGrad" }
+func (op *softmaxXentGradOp) String() string { return "nn.SoftmaxCrossEntropyGrad" }

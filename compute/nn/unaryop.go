@@ -44,7 +44,7 @@ func applyUnary(k unaryKernel, x *gorgonia.Node) (*gorgonia.Node, error) {
 	if _, err := k.outShape(x.Shape()); err != nil {
 		return nil, fmt.Errorf("nn: %s: %w", k.opName(), err)
 	}
-	y, err := gorgonia.ApplyOp(&unaryOp{k}, x)
+	y, err := gorgonia.ApplyOp(&unaryOp{k: k}, x)
 	if err != nil {
 		return nil, fmt.Errorf("nn: %s: %w", k.opName(), err)
 	}
@@ -52,7 +52,10 @@ func applyUnary(k unaryKernel, x *gorgonia.Node) (*gorgonia.Node, error) {
 }
 
 // unaryOp is the forward op of a kernel: x → y.
-type unaryOp struct{ k unaryKernel }
+type unaryOp struct {
+	k unaryKernel
+	outCache
+}
 
 var (
 	_ gorgonia.SDOp            = (*unaryOp)(nil)
@@ -103,7 +106,7 @@ func (op *unaryOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgoni
 	if err != nil {
 		return nil, fmt.Errorf("nn: %s: %w", name, err)
 	}
-	y, err := result(name, prealloc, x.Dtype(), s)
+	y, err := op.result(name, prealloc, x.Dtype(), s)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +142,7 @@ func (op *unaryOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (
 	if len(inputs) != 1 {
 		return nil, fmt.Errorf("nn: %s: SymDiff: expected 1 input, got %d", op.k.opName(), len(inputs))
 	}
-	dx, err := gorgonia.ApplyOp(&unaryBackOp{op.k}, inputs[0], grad)
+	dx, err := gorgonia.ApplyOp(&unaryBackOp{k: op.k}, inputs[0], grad)
 	if err != nil {
 		return nil, fmt.Errorf("nn: %s: SymDiff: %w", op.k.opName(), err)
 	}
@@ -152,7 +155,7 @@ func (op *unaryOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes, 
 		if len(vals) != 1 {
 			return nil, fmt.Errorf("expected 1 input, got %d", len(vals))
 		}
-		dx, err := (&unaryBackOp{op.k}).Do(vals[0], dy)
+		dx, err := (&unaryBackOp{k: op.k}).Do(vals[0], dy)
 		if err != nil {
 			return nil, err
 		}
@@ -161,7 +164,10 @@ func (op *unaryOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes, 
 }
 
 // unaryBackOp is the backward op of a kernel: (x, dy) → dx.
-type unaryBackOp struct{ k unaryKernel }
+type unaryBackOp struct {
+	k unaryKernel
+	outCache
+}
 
 var _ gorgonia.UsePreallocDoer = (*unaryBackOp)(nil)
 
@@ -220,7 +226,7 @@ func (op *unaryBackOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gor
 	if err := op.check(x.Shape(), dy.Shape()); err != nil {
 		return nil, err
 	}
-	dx, err := result(op.name(), prealloc, x.Dtype(), x.Shape())
+	dx, err := op.result(op.name(), prealloc, x.Dtype(), x.Shape())
 	if err != nil {
 		return nil, err
 	}

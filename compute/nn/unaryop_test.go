@@ -108,8 +108,8 @@ func TestNewOpsUsePreallocDo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		add(&unaryOp{k}, x)
-		add(&unaryBackOp{k}, x, dense(s...))
+		add(&unaryOp{k: k}, x)
+		add(&unaryBackOp{k: k}, x, dense(s...))
 	}
 	add(&concatChannelsOp{dims: 4, n: 3}, x, dense(2, 1, 6, 5), x)
 	for _, c := range cases {
