@@ -20,10 +20,12 @@ func (e *UsageError) Error() string { return e.Msg }
 
 // Commands lists the subcommands this build knows.
 var commands = map[string]func(a *app.App, args []string, stdout, stderr io.Writer) error{
-	"train":  trainCmd,
-	"models": modelsCmd,
-	"dream":  dreamCmd,
-	"style":  styleCmd,
+	"train":    trainCmd,
+	"models":   modelsCmd,
+	"dream":    dreamCmd,
+	"style":    styleCmd,
+	"retrain":  retrainCmd,
+	"classify": classifyCmd,
 }
 
 // IsCommand reports whether name is a subcommand (otherwise the window opens).
@@ -75,6 +77,11 @@ Usage:
   convas dream [flags]        DeepDream on a picture or noise (convas dream -h)
   convas style --content PICTURE --style PICTURE[:WEIGHT] --out OUT.png [flags]
                               neural style transfer (convas style -h)
+  convas retrain --data DIR [--model NAME] [--steps N] [--validation-percent P] [--out DIR] [--json]
+                              retrain a pretrained network's head on a folder of class
+                              folders (convas retrain -h)
+  convas classify --model FILE PICTURE...
+                              the top 5 classes of pictures by a retrained model
   convas models list          the pretrained networks and data sets, and their state
   convas models fetch NAME    download one (resumable, verified)
   convas models import FILE   put a file you have into the store (checked by size and checksum)

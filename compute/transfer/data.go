@@ -123,8 +123,8 @@ type Picture struct {
 
 // Skipped is a file that could not be used, and why.
 type Skipped struct {
-	Path   string
-	Reason string
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
 }
 
 // Duplicates is a group of files with identical bytes.

@@ -1,0 +1,240 @@
+package app
+
+import (
+	"errors"
+	"image"
+	"image/color"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// patternFolder writes perClass 64x64 PNGs of three visually distinct generated patterns
+// (horizontal stripes, vertical stripes, a checkerboard), each with random colours and phase,
+// under dir/<class>/.
+func patternFolder(t *testing.T, perClass int) string {
+	t.Helper()
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, class := range []string{"checks", "horizontal", "vertical"} {
+		if err := os.MkdirAll(filepath.Join(dir, class), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < perClass; i++ {
+			a := color.NRGBA{uint8(rng.IntN(128)), uint8(rng.IntN(128)), uint8(rng.IntN(128)), 255}
+			b := color.NRGBA{uint8(128 + rng.IntN(128)), uint8(128 + rng.IntN(128)), uint8(128 + rng.IntN(128)), 255}
+			period, phase := 6+rng.IntN(6), rng.IntN(12)
+			img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
+			for y := 0; y < 64; y++ {
+				for x := 0; x < 64; x++ {
+					var on bool
+					switch class {
+					case "horizontal":
+						on = (y+phase)/period%2 == 0
+					case "vertical":
+						on = (x+phase)/period%2 == 0
+					default:
+						on = ((x+phase)/period+(y+phase)/period)%2 == 0
+					}
+					if on {
+						img.SetNRGBA(x, y, a)
+					} else {
+						img.SetNRGBA(x, y, b)
+					}
+				}
+			}
+			f, err := os.Create(filepath.Join(dir, class, class+"_"+string(rune('a'+i/26))+string(rune('a'+i%26))+".png"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := png.Encode(f, img); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+		}
+	}
+	return dir
+}
+
+func TestTransferBackbones(t *testing.T) {
+	a := testApp(t)
+	bs := a.TransferBackbones()
+	if len(bs) != 3 || bs[0].Name != "inceptionv3-trunk" || !bs[0].Available || bs[0].Size != 299 {
+		t.Fatalf("backbones %+v", bs)
+	}
+	for _, b := range bs[1:] {
+		if b.Available || !strings.Contains(b.Note, "Models tab") || !strings.Contains(b.Note, "convas models fetch "+b.Name) {
+			t.Errorf("%s in an empty store: available %v, note %q", b.Name, b.Available, b.Note)
+		}
+	}
+	if _, err := a.transferBackbone("vgg19", 0); err == nil || !strings.Contains(err.Error(), "not downloaded") {
+		t.Errorf("vgg19 missing: %v", err)
+	}
+	if _, err := a.transferBackbone("resnet", 0); err == nil || !strings.Contains(err.Error(), "inceptionv3-trunk") {
+		t.Errorf("unknown backbone: %v", err)
+	}
+}
+
+func TestNewTransferErrors(t *testing.T) {
+	a := testApp(t)
+	dir := patternFolder(t, 2)
+	cfg := DefaultTransferConfig()
+	for _, c := range []struct {
+		req  TransferRequest
+		want string
+	}{
+		{TransferRequest{Scan: DefaultTransferScan(filepath.Join(dir, "nope")), Backbone: "inceptionv3-trunk", Config: cfg}, "nope"},
+		{TransferRequest{Scan: DefaultTransferScan(dir), Backbone: "alexnet", Config: cfg}, "unknown backbone"},
+		{TransferRequest{Scan: DefaultTransferScan(dir), Backbone: "inceptionv3-trunk", Config: TransferConfig{}}, "optimizer"},
+		{TransferRequest{Scan: DefaultTransferScan(dir), Backbone: "inceptionv3-trunk", Config: cfg, InputSize: -1}, "input size"},
+	} {
+		if _, err := a.NewTransfer(c.req); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want one with %q", c.req, err, c.want)
+		}
+	}
+}
+
+// runTransfer runs a request to its end and returns the run and its evaluations.
+func runTransfer(t *testing.T, a *App, req TransferRequest) (*TransferRun, []TransferEvaluation) {
+	t.Helper()
+	r, err := a.NewTransfer(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := r.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Start(); err == nil {
+		t.Error("a run started twice")
+	}
+	var evals []TransferEvaluation
+	var done bool
+	for ev := range r.Events {
+		switch e := ev.(type) {
+		case TransferEvaluation:
+			evals = append(evals, e)
+		case TransferDone:
+			done = e.Result != nil
+		}
+	}
+	if err := job.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if !done || job.State() != Finished || r.Model() == nil {
+		t.Fatalf("done %v, state %v, model %v", done, job.State(), r.Model())
+	}
+	return r, evals
+}
+
+// TestTransferRunSaveClassify retrains the embedded trunk on generated patterns, saves the model
+// and its run folder, reads the model back and classifies pictures of each class; a second run
+// reads every bottleneck from the cache.
+func TestTransferRunSaveClassify(t *testing.T) {
+	a := testApp(t)
+	dir := patternFolder(t, 12)
+	cfg := DefaultTransferConfig()
+	cfg.Steps, cfg.EvalEvery, cfg.Optimizer, cfg.LearningRate = 150, 25, "adam", 0.01
+	req := TransferRequest{Scan: TransferScan{Dir: dir, ValidationPercent: 30, TestPercent: 0}, Backbone: "inceptionv3-trunk",
+		InputSize: 96, Config: cfg}
+	r, evals := runTransfer(t, a, req)
+	res := r.Result()
+	if len(evals) != 6 || res.ValidationAccuracy < 95 || res.Computed != 36 || res.ConfusionSet != TransferValidation {
+		t.Errorf("%d evaluations, validation %.1f%%, computed %d, confusion on %v", len(evals), res.ValidationAccuracy, res.Computed, res.ConfusionSet)
+	}
+	if name, layer, size := r.Backbone(); name != "inceptionv3-trunk" || layer != "mixed5" || size != 96 {
+		t.Errorf("backbone %s %s %d", name, layer, size)
+	}
+
+	out := filepath.Join(t.TempDir(), "run")
+	if err := WriteTransferRun(out, r.Model(), res); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{TransferModelFile, "labels.txt", "metrics.csv", "loss.png", "accuracy.png"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	labels, _ := os.ReadFile(filepath.Join(out, "labels.txt"))
+	if string(labels) != "checks\nhorizontal\nvertical\n" {
+		t.Errorf("labels.txt %q", labels)
+	}
+	m, err := LoadTransferModel(filepath.Join(out, TransferModelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := a.NewClassifier(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, class := range m.Labels {
+		pic := filepath.Join(dir, class, class+"_aa.png")
+		top, err := c.Classify(pic, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(top) != 3 || top[0].Label != class || top[0].Probability < top[1].Probability {
+			t.Errorf("%s: top %v", pic, top)
+		}
+	}
+	if _, err := c.Classify(filepath.Join(dir, "missing.png"), 5); err == nil || !strings.Contains(err.Error(), "missing.png") {
+		t.Errorf("missing picture: %v", err)
+	}
+
+	r2, _ := runTransfer(t, a, req)
+	if r2.Result().Computed != 0 || r2.Result().Extraction.Cached != 36 {
+		t.Errorf("second run computed %d, cached %d", r2.Result().Computed, r2.Result().Extraction.Cached)
+	}
+}
+
+// TestTransferPauseCancel pauses a run, resumes it, then cancels it.
+func TestTransferPauseCancel(t *testing.T) {
+	a := testApp(t)
+	cfg := DefaultTransferConfig()
+	cfg.Steps = 1 << 30
+	r, err := a.NewTransfer(TransferRequest{Scan: TransferScan{Dir: patternFolder(t, 3)}, Backbone: "inceptionv3-trunk",
+		InputSize: 80, Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, _ := r.Start()
+	go func() {
+		for range r.Events {
+		}
+	}()
+	job.Pause()
+	if job.State() != Paused {
+		t.Errorf("state %v", job.State())
+	}
+	job.Resume()
+	time.Sleep(50 * time.Millisecond)
+	job.Cancel()
+	if err := job.Wait(); err != nil || job.State() != Cancelled {
+		t.Errorf("after cancel: %v, %v", err, job.State())
+	}
+	if r.Model() != nil {
+		t.Error("a cancelled run has a model")
+	}
+}
+
+func TestLoadTransferModelErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := LoadTransferModel(filepath.Join(dir, "none.ckpt")); err == nil || !strings.Contains(err.Error(), "none.ckpt") {
+		t.Errorf("missing: %v", err)
+	}
+	bad := filepath.Join(dir, "bad.ckpt")
+	os.WriteFile(bad, []byte("CONVASCK garbage"), 0o644)
+	_, err := LoadTransferModel(bad)
+	if err == nil || !strings.Contains(err.Error(), "bad.ckpt") {
+		t.Errorf("damaged: %v", err)
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		t.Errorf("damaged file reported as a path error: %v", err)
+	}
+}

@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// patterns writes perClass 64x64 PNGs of three generated patterns (horizontal stripes, vertical
+// stripes, a checkerboard) with random colours and phase under dir/<class>/.
+func patterns(t *testing.T, dir string, perClass int) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(31, 32))
+	for _, class := range []string{"checks", "horizontal", "vertical"} {
+		os.MkdirAll(filepath.Join(dir, class), 0o755)
+		for i := 0; i < perClass; i++ {
+			a := color.NRGBA{uint8(rng.IntN(128)), uint8(rng.IntN(128)), uint8(rng.IntN(128)), 255}
+			b := color.NRGBA{uint8(128 + rng.IntN(128)), uint8(128 + rng.IntN(128)), uint8(128 + rng.IntN(128)), 255}
+			period, phase := 6+rng.IntN(6), rng.IntN(12)
+			img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
+			for y := 0; y < 64; y++ {
+				for x := 0; x < 64; x++ {
+					on := ((x+phase)/period+(y+phase)/period)%2 == 0
+					switch class {
+					case "horizontal":
+						on = (y+phase)/period%2 == 0
+					case "vertical":
+						on = (x+phase)/period%2 == 0
+					}
+					if on {
+						img.SetNRGBA(x, y, a)
+					} else {
+						img.SetNRGBA(x, y, b)
+					}
+				}
+			}
+			var buf bytes.Buffer
+			png.Encode(&buf, img)
+			name := class + "_" + string(rune('a'+i/26)) + string(rune('a'+i%26)) + ".png"
+			if err := os.WriteFile(filepath.Join(dir, class, name), buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestRetrainAndClassifyEndToEnd runs `convas retrain --json` on a folder of generated patterns
+// with the embedded trunk (a damaged picture and a duplicate among them), then `convas classify`
+// on pictures of each class with the model it wrote.
+func TestRetrainAndClassifyEndToEnd(t *testing.T) {
+	d := setHome(t)
+	data, out := filepath.Join(d, "pictures"), filepath.Join(d, "out")
+	patterns(t, data, 12)
+	os.WriteFile(filepath.Join(data, "checks", "broken.png"), []byte("\x89PNG\r\n\x1a\nnot really"), 0o644)
+	dup, _ := os.ReadFile(filepath.Join(data, "vertical", "vertical_aa.png"))
+	os.WriteFile(filepath.Join(data, "vertical", "copy.png"), dup, 0o644)
+
+	var stdout, stderr bytes.Buffer
+	args := []string{"retrain", "--data", data, "--model", "inceptionv3-trunk", "--steps", "150", "--eval-every", "25",
+		"--validation-percent", "30", "--test-percent", "20", "--optimizer", "adam", "--input-size", "96", "--out", out, "--json"}
+	if status := Main(args, &stdout, &stderr); status != 0 {
+		t.Fatalf("status %d: %s", status, stderr.String())
+	}
+	var s retrainSummary
+	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
+		t.Fatalf("%v in %q", err, stdout.String())
+	}
+	total := 0
+	for _, c := range s.Classes {
+		total += c.Train + c.Validation + c.Test
+	}
+	if len(s.Classes) != 3 || total != 37 || s.Backbone != "inceptionv3-trunk" || s.Layer != "mixed5" || s.InputSize != 96 {
+		t.Errorf("summary %+v", s)
+	}
+	if s.ValidationAccuracy == nil || *s.ValidationAccuracy < 95 || s.Validation == 0 || s.TestAccuracy == nil || s.Test == 0 {
+		t.Errorf("validation %v on %d, test %v on %d", s.ValidationAccuracy, s.Validation, s.TestAccuracy, s.Test)
+	}
+	if len(s.Skipped) != 1 || !strings.HasSuffix(s.Skipped[0].Path, "broken.png") || len(s.Duplicates) != 1 || len(s.Duplicates[0]) != 2 {
+		t.Errorf("skipped %v, duplicates %v", s.Skipped, s.Duplicates)
+	}
+	if s.Computed != 36 || s.Cached != 0 || s.Model != filepath.Join(out, "retrained.ckpt") || len(s.Confusion) != 3 {
+		t.Errorf("computed %d, cached %d, model %s, confusion %v", s.Computed, s.Cached, s.Model, s.Confusion)
+	}
+	if !strings.Contains(stderr.String(), "skipped "+filepath.Join(data, "checks", "broken.png")) {
+		t.Errorf("stderr %q does not report the damaged picture", stderr.String())
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	pics := []string{filepath.Join(data, "checks", "checks_ab.png"), filepath.Join(data, "horizontal", "horizontal_ab.png"),
+		filepath.Join(data, "vertical", "vertical_ab.png")}
+	if status := Main(append([]string{"classify", "--model", s.Model}, pics...), &stdout, &stderr); status != 0 {
+		t.Fatalf("classify status %d: %s", status, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 12 { // each picture, then its 3 classes
+		t.Fatalf("classify printed %q", stdout.String())
+	}
+	for i, want := range []string{"checks", "horizontal", "vertical"} {
+		if lines[4*i] != pics[i] || strings.Fields(lines[4*i+1])[0] != want {
+			t.Errorf("%s: %q first, want %s", pics[i], lines[4*i+1], want)
+		}
+	}
+
+	// A picture that cannot be read: one line naming it, status 2; with another that can, that
+	// one is still classified.
+	junk := filepath.Join(d, "junk.jpg")
+	os.WriteFile(junk, []byte("not a picture"), 0o644)
+	stdout.Reset()
+	stderr.Reset()
+	if status := Main([]string{"classify", "--model", s.Model, junk}, &stdout, &stderr); status != 2 ||
+		strings.Count(stderr.String(), "\n") != 1 || !strings.Contains(stderr.String(), "junk.jpg") {
+		t.Errorf("junk picture: status %d, stderr %q", status, stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if status := Main([]string{"classify", "--model", s.Model, junk, pics[0], "--json"}, &stdout, &stderr); status != 2 ||
+		!strings.Contains(stderr.String(), "1 of 2 pictures") {
+		t.Errorf("junk and a picture: status %d, stderr %q", status, stderr.String())
+	}
+	var res []classified
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || len(res) != 2 || res[0].Error == "" || res[1].Top[0].Label != "checks" {
+		t.Errorf("classify --json gave %q (%v)", stdout.String(), err)
+	}
+
+	// A second run reads every bottleneck from the cache; the log goes to stdout.
+	stdout.Reset()
+	if status := Main(append(args[:len(args)-1], "--out", filepath.Join(d, "out2")), &stdout, &stderr); status != 0 {
+		t.Fatalf("second run: status %d: %s", status, stderr.String())
+	}
+	if o := stdout.String(); !strings.Contains(o, "0 bottlenecks computed, 36 from the cache") || !strings.Contains(o, "Step 150:") ||
+		!strings.Contains(o, "Final test accuracy") {
+		t.Errorf("second run printed %q", o)
+	}
+}
+
+func TestRetrainClassifyBadInput(t *testing.T) {
+	d := setHome(t)
+	data := filepath.Join(d, "pictures")
+	patterns(t, data, 2)
+	junk := filepath.Join(d, "junk.png")
+	os.WriteFile(junk, []byte("not a picture"), 0o644)
+	notModel := filepath.Join(d, "model.ckpt")
+	os.WriteFile(notModel, []byte("CONVASCK...."), 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"retrain"}, "--data DIR is required"},
+		{[]string{"retrain", "--data", filepath.Join(d, "none")}, "none"},
+		{[]string{"retrain", "--data", data, "--steps", "-1"}, "steps -1"},
+		{[]string{"retrain", "--data", data, "--model", "alexnet"}, `unknown backbone "alexnet"`},
+		{[]string{"retrain", "--data", data, "--model", "vgg19"}, "convas models fetch vgg19"},
+		{[]string{"retrain", "--data", data, "--validation-percent", "95", "--test-percent", "10"}, "below 100"},
+		{[]string{"retrain", "--data", data, "--input-size", "20"}, "--input-size 20"},
+		{[]string{"retrain", "--data", data, "--optimizer", "lbfgs"}, "lbfgs"},
+		{[]string{"retrain", "--bogus"}, "bogus"},
+		{[]string{"classify", junk}, "--model FILE"},
+		{[]string{"classify", "--model", filepath.Join(d, "none.ckpt"), junk}, "none.ckpt"},
+		{[]string{"classify", "--model", notModel, junk}, "model.ckpt"},
+		{[]string{"classify", "--model", notModel, "--top", "0", junk}, "--top 0"},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		status := Main(c.args, &out, &errb)
+		msg := errb.String()
+		if status != 2 {
+			t.Errorf("%v: status %d, want 2 (stderr %q)", c.args, status, msg)
+		}
+		if strings.Count(msg, "\n") != 1 || !strings.Contains(msg, c.want) {
+			t.Errorf("%v: stderr %q, want one line containing %q", c.args, msg, c.want)
+		}
+	}
+}
