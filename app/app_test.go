@@ -253,8 +253,8 @@ func TestCheckpointRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i, p := range tr.State.Model.Params {
-		q := back.State.Model.Params[i]
+	for i, p := range tr.State.Net.Parameters() {
+		q := back.State.Net.Parameters()[i]
 		for k := range p.Data {
 			if p.Data[k] != q.Data[k] {
 				t.Fatalf("%s[%d] differs after resuming: %v vs %v", p.Name, k, p.Data[k], q.Data[k])

@@ -8,6 +8,7 @@ import (
 
 	"github.com/disintegration/imaging"
 
+	"convas/compute/data"
 	"convas/compute/train"
 )
 
@@ -58,17 +59,51 @@ func PrepareDigit(img image.Image, size int) []float32 {
 	return out
 }
 
-// Predict classifies a picture with the run's current weights and returns the classes sorted by
-// probability, highest first.
-func (t *Training) Predict(img image.Image) ([]Prediction, []float32, error) {
-	s := t.State.Model.Shape
-	if s.Height != s.Width || s.Channels != 1 {
-		return nil, nil, fmt.Errorf("predict: the network takes %dx%dx%d pictures; only square grayscale inputs are supported", s.Height, s.Width, s.Channels)
+// PrepareCIFAR turns any picture into the CIFAR-10 network's input the way the recipe's test
+// pipeline treats a CIFAR picture: scaled and centre-cut to 32x32 (CIFAR's own pictures were
+// made so), the central 24x24 crop, per-image standardised. It returns the 3x24x24 values and the
+// 24x24 crop as a picture.
+func PrepareCIFAR(img image.Image) ([]float32, image.Image) {
+	const side = 32
+	small := imaging.Fill(img, side, side, imaging.Center, imaging.Lanczos)
+	px := make([]uint8, 3*side*side)
+	for y := 0; y < side; y++ {
+		for x := 0; x < side; x++ {
+			c := small.NRGBAAt(x, y)
+			px[y*side+x], px[side*side+y*side+x], px[2*side*side+y*side+x] = c.R, c.G, c.B
+		}
 	}
-	px := PrepareDigit(img, s.Height)
+	crop := train.CIFARCrop
+	off := (side - crop) / 2
+	out := make([]float32, 3*crop*crop)
+	data.Crop(out, px, 3, side, side, off, off, crop, crop, false)
+	view := imaging.Crop(small, image.Rect(off, off, off+crop, off+crop))
+	data.Standardize(out)
+	return out, view
+}
+
+// Predict classifies a picture with the run's current weights and returns the classes sorted by
+// probability, highest first, and the picture as the network sees it.
+func (t *Training) Predict(img image.Image) ([]Prediction, image.Image, error) {
+	c, h, w := t.State.Net.InputShape()
+	var px []float32
+	var view image.Image
+	switch {
+	case t.State.Config.Recipe == train.RecipeCIFAR && c == 3:
+		px, view = PrepareCIFAR(img)
+	case c == 1 && h == w:
+		px = PrepareDigit(img, h)
+		g := image.NewGray(image.Rect(0, 0, w, h))
+		for i, v := range px {
+			g.Pix[i] = uint8(v*255 + 0.5)
+		}
+		view = g
+	default:
+		return nil, nil, fmt.Errorf("predict: the network takes %dx%dx%d pictures; only square grayscale inputs and the CIFAR-10 network are supported", h, w, c)
+	}
 	var probs [][]float32
 	var err error
-	t.Snapshot(func() { probs, err = train.Classify(t.State.Model, [][]float32{px}) })
+	t.Snapshot(func() { probs, err = train.Classify(t.State.Net, [][]float32{px}) })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -81,5 +116,5 @@ func (t *Training) Predict(img image.Image) ([]Prediction, []float32, error) {
 		out[i] = Prediction{Class: i, Label: label, Probability: float64(p)}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Probability > out[j].Probability })
-	return out, px, nil
+	return out, view, nil
 }

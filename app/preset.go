@@ -46,9 +46,16 @@ func (e *PresetError) Error() string {
 }
 
 // ParsePreset decodes and validates a preset. Every key must be known, of the right type and
-// acceptable; keys the file leaves out keep the recipe's defaults.
+// acceptable; keys the file leaves out keep the defaults of the recipe it names (the MNIST
+// recipe's when it names none).
 func ParsePreset(file string, b []byte) (Preset, error) {
-	pf := presetFile{Config: train.DefaultConfig()}
+	defaults := train.DefaultConfig()
+	if r := presetRecipe(b); r != "" {
+		if d, ok := train.DefaultConfigFor(r); ok {
+			defaults = d
+		}
+	}
+	pf := presetFile{Config: defaults}
 	md, err := toml.Decode(string(b), &pf)
 	if err != nil {
 		var pe toml.ParseError
@@ -193,8 +200,8 @@ func unwrapPath(err error) string {
 }
 
 // isTrainingPreset reports whether a preset file is for a training recipe: its recipe key is
-// missing (the training recipe is the default) or names one. Other recipes (deepdream, style)
-// have presets of their own in the same folder.
+// missing (the MNIST recipe is the default) or names one of train.Recipes. Other recipes
+// (deepdream, style) have presets of their own in the same folder.
 func isTrainingPreset(b []byte) bool {
 	var head struct {
 		Recipe string `toml:"recipe"`
@@ -202,7 +209,20 @@ func isTrainingPreset(b []byte) bool {
 	if _, err := toml.Decode(string(b), &head); err != nil {
 		return true // let ParsePreset report what is wrong
 	}
-	return head.Recipe == "" || head.Recipe == train.DefaultConfig().Recipe
+	if head.Recipe == "" {
+		return true
+	}
+	_, ok := train.DefaultConfigFor(head.Recipe)
+	return ok
+}
+
+// presetRecipe returns the recipe key of a preset, or "" when it has none or does not parse.
+func presetRecipe(b []byte) string {
+	var head struct {
+		Recipe string `toml:"recipe"`
+	}
+	toml.Decode(string(b), &head)
+	return head.Recipe
 }
 
 // builtinPresets decodes the embedded presets whose file names match glob, sorted by name.

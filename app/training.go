@@ -13,12 +13,15 @@ import (
 
 	"convas/compute/formats/checkpoint"
 	"convas/compute/models"
-	"convas/compute/optim"
 	"convas/compute/train"
 )
 
-// CheckpointKind is the kind recorded in checkpoints of the MNIST-style CNN.
-const CheckpointKind = "mnist-cnn"
+// CheckpointKind is the kind recorded in checkpoints of the MNIST-style CNN. A checkpoint of a
+// from-scratch recipe records its recipe name as its kind: this, or CIFARCheckpointKind.
+const CheckpointKind = train.RecipeMNIST
+
+// CIFARCheckpointKind is the kind recorded in checkpoints of the CIFAR-10 recipe's CNN.
+const CIFARCheckpointKind = train.RecipeCIFAR
 
 // Training is one training run of a from-scratch recipe: its state, its data and, while it runs,
 // its job. Events carries the run's progress; the front end drains it.
@@ -39,21 +42,19 @@ func (a *App) NewTraining(title string, cfg train.Config) (*Training, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := train.NewState(cfg, d.Train.H, d.Train.W, d.Train.C, d.Train.Classes)
+	c, h, w, classes := d.Shape()
+	if (cfg.Recipe == train.RecipeCIFAR) != (d.RawTrain != nil) {
+		return nil, fmt.Errorf("the %s recipe cannot train on the data set %s: pick %s", cfg.Recipe, cfg.Dataset, map[bool]string{
+			true: "a CIFAR-10 data set (the store's copy or a folder of its binary batches)", false: "an MNIST-style data set"}[cfg.Recipe == train.RecipeCIFAR])
+	}
+	st, err := train.NewState(cfg, h, w, c, classes)
 	if err != nil {
 		return nil, err
 	}
 	return &Training{Title: title, Dataset: a.dataset(cfg.Dataset), State: st, Data: d, Events: make(chan train.Event, 64)}, nil
 }
 
-func (a *App) dataset(name string) Dataset {
-	for _, d := range a.Datasets() {
-		if d.Name == name {
-			return d
-		}
-	}
-	return Dataset{Name: name, Title: name, Available: true, Classes: digitNames}
-}
+func (a *App) dataset(name string) Dataset { return a.DatasetInfo(name) }
 
 // Start runs the training on its own goroutine. It is an error to start a run twice at once.
 func (t *Training) Start() (*Job, error) {
@@ -81,14 +82,32 @@ func (t *Training) Snapshot(f func()) {
 	j.Between(f)
 }
 
-// checkpointMeta is the JSON metadata of a training checkpoint.
+// checkpointMeta is the JSON metadata of a training checkpoint. Shape is the network's shape
+// (models.MNISTShape or models.CIFAR10Shape); both hold the input and class count under the
+// names of netInput.
 type checkpointMeta struct {
-	Title   string            `json:"title"`
-	Config  train.Config      `json:"config"`
-	Shape   models.MNISTShape `json:"shape"`
-	Gen     int               `json:"generation"`
-	History []train.Eval      `json:"history"`
-	RNG     []byte            `json:"rng"`
+	Title   string          `json:"title"`
+	Config  train.Config    `json:"config"`
+	Shape   json.RawMessage `json:"shape"`
+	Gen     int             `json:"generation"`
+	History []train.Eval    `json:"history"`
+	Losses  []train.Log     `json:"losses,omitempty"`
+	RNG     []byte          `json:"rng"`
+}
+
+// netInput is the part of a checkpoint's shape that rebuilding the network needs.
+type netInput struct{ Height, Width, Channels, Classes int }
+
+// netShape returns the shape record of a network.
+func netShape(n train.Network) any {
+	switch n := n.(type) {
+	case train.MNIST:
+		return n.Shape
+	case *models.CIFAR10CNN:
+		return n.Shape
+	}
+	c, h, w := n.InputShape()
+	return netInput{Height: h, Width: w, Channels: c, Classes: n.NumClasses()}
 }
 
 // SaveCheckpoint writes the run's weights, solver state, random state, configuration and metrics
@@ -104,13 +123,17 @@ func writeCheckpoint(path, title string, st *train.State) error {
 	if err != nil {
 		return err
 	}
-	meta, err := json.Marshal(checkpointMeta{Title: title, Config: st.Config, Shape: st.Model.Shape,
-		Gen: st.Gen, History: st.History, RNG: rng})
+	shape, err := json.Marshal(netShape(st.Net))
 	if err != nil {
 		return err
 	}
-	c := &checkpoint.Checkpoint{Kind: CheckpointKind, Meta: meta}
-	for _, p := range st.Model.Params {
+	meta, err := json.Marshal(checkpointMeta{Title: title, Config: st.Config, Shape: shape,
+		Gen: st.Gen, History: st.History, Losses: st.Losses, RNG: rng})
+	if err != nil {
+		return err
+	}
+	c := &checkpoint.Checkpoint{Kind: st.Config.Recipe, Meta: meta}
+	for _, p := range st.Net.Parameters() {
 		c.Tensors = append(c.Tensors, checkpoint.Tensor{Name: p.Name, Shape: p.Shape, Data: append([]float32(nil), p.Data...)})
 	}
 	for k, v := range st.Solver.State() {
@@ -144,8 +167,8 @@ func ReadTrainingCheckpoint(path string) (string, *train.State, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	if c.Kind != CheckpointKind {
-		return "", nil, fmt.Errorf("%s: a checkpoint of a %q model, not of the %s", path, c.Kind, CheckpointKind)
+	if c.Kind != CheckpointKind && c.Kind != CIFARCheckpointKind {
+		return "", nil, fmt.Errorf("%s: a checkpoint of a %q model, not of the %s or %s", path, c.Kind, CheckpointKind, CIFARCheckpointKind)
 	}
 	var m checkpointMeta
 	if err := json.Unmarshal(c.Meta, &m); err != nil {
@@ -154,7 +177,17 @@ func ReadTrainingCheckpoint(path string) (string, *train.State, error) {
 	if errs := m.Config.Validate(); len(errs) > 0 {
 		return "", nil, fmt.Errorf("%s: configuration: %w", path, errs[0])
 	}
-	solver, err := optim.New(m.Config.Optimizer, float32(m.Config.Momentum))
+	if m.Config.Recipe != c.Kind {
+		return "", nil, fmt.Errorf("%s: %w: a %s checkpoint whose configuration is of the %s recipe", path, checkpoint.ErrDamaged, c.Kind, m.Config.Recipe)
+	}
+	var in netInput
+	if err := json.Unmarshal(m.Shape, &in); err != nil {
+		return "", nil, fmt.Errorf("%s: %w: shape: %v", path, checkpoint.ErrDamaged, err)
+	}
+	if in.Height <= 0 || in.Width <= 0 || in.Channels <= 0 || in.Classes <= 0 || in.Height*in.Width*in.Channels > 1<<24 || in.Classes > 1<<16 {
+		return "", nil, fmt.Errorf("%s: %w: network input %dx%dx%d with %d classes", path, checkpoint.ErrDamaged, in.Height, in.Width, in.Channels, in.Classes)
+	}
+	solver, err := train.NewSolver(m.Config)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -162,8 +195,11 @@ func ReadTrainingCheckpoint(path string) (string, *train.State, error) {
 	if err := rng.UnmarshalBinary(m.RNG); err != nil {
 		return "", nil, fmt.Errorf("%s: %w: random state: %v", path, checkpoint.ErrDamaged, err)
 	}
-	model := models.NewMNISTCNN(m.Shape, rand.New(rand.NewPCG(0, 0)))
-	for _, p := range model.Params {
+	model, err := train.NewNetwork(m.Config, in.Channels, in.Height, in.Width, in.Classes, rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, p := range model.Parameters() {
 		t := c.Tensor(p.Name)
 		if t == nil {
 			return "", nil, fmt.Errorf("%s: tensor %s is missing", path, p.Name)
@@ -182,5 +218,5 @@ func ReadTrainingCheckpoint(path string) (string, *train.State, error) {
 	if err := solver.SetState(state); err != nil {
 		return "", nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return m.Title, &train.State{Config: m.Config, Model: model, Solver: solver, RNG: rng, Gen: m.Gen, History: m.History}, nil
+	return m.Title, &train.State{Config: m.Config, Net: model, Solver: solver, RNG: rng, Gen: m.Gen, History: m.History, Losses: m.Losses}, nil
 }

@@ -75,6 +75,8 @@ func modelsCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 		return layersCmd(a, rest[0], stdout)
 	case "import-tfjs":
 		return importTFJSCmd(a, rest, stdout, stderr)
+	case "export-cifar10":
+		return exportCIFARCmd(a, rest, stdout, stderr)
 	case "delete":
 		e, err := one()
 		if err != nil {
@@ -86,7 +88,7 @@ func modelsCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Deleted %s from %s\n", e.Name, dir)
 		return nil
 	}
-	return &UsageError{fmt.Sprintf("models: unknown subcommand %q (want list, fetch, import, import-unverified, import-tfjs, layers, delete)", sub)}
+	return &UsageError{fmt.Sprintf("models: unknown subcommand %q (want list, fetch, import, import-unverified, import-tfjs, layers, export-cifar10, delete)", sub)}
 }
 
 func listModels(s *modelstore.Store, w io.Writer) error {
@@ -162,4 +164,42 @@ func layersCmd(a *app.App, name string, stdout io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\n", l.Name, l.Kind, l.Channels)
 	}
 	return tw.Flush()
+}
+
+// exportCIFARCmd is `convas models export-cifar10 --out DIR [--data DIR]`: CIFAR-10 as class
+// folders of PNGs (train_dir, validation_dir) and a labels file, for retraining.
+func exportCIFARCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("models export-cifar10", stderr)
+	out := fs.String("out", "", "write train_dir, validation_dir and cifar10_labels.txt into `DIR` (required)")
+	data := fs.String("data", "", "read the CIFAR-10 binary batches from `FOLDER` (default: the model store's copy)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return &UsageError{"models export-cifar10: want --out DIR"}
+	}
+	src := app.CIFAR10Name
+	if *data != "" {
+		src = *data
+	} else if _, err := a.CIFAR10Dir(); err != nil {
+		return fmt.Errorf("models export-cifar10: no CIFAR-10 to export: give --data DIR (a cifar-10-batches-bin folder) or fetch it with: convas models fetch cifar10")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	bar := isTerminal(os.Stderr)
+	start := time.Now()
+	err := a.ExportCIFAR10(ctx, src, *out, func(p app.ExportProgress) {
+		if bar {
+			fmt.Fprintf(stderr, "\r%d of %d pictures\033[K", p.Done, p.Total)
+		}
+	})
+	if bar {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Wrote CIFAR-10 as class folders in %s (train_dir, validation_dir, cifar10_labels.txt) in %s\n",
+		*out, time.Since(start).Round(100*time.Millisecond))
+	return nil
 }

@@ -23,6 +23,14 @@ type evalJSON struct {
 	TestAccuracy  float64 `json:"test_sample_accuracy"`
 }
 
+// logJSON is a loss line of `convas train --json` (the CIFAR-10 recipe's log_every).
+type logJSON struct {
+	Generation int     `json:"generation"`
+	Of         int     `json:"of"`
+	Loss       float64 `json:"loss"`
+	LR         float64 `json:"learning_rate"`
+}
+
 // doneJSON is the final line of `convas train --json`.
 type doneJSON struct {
 	Generation   int     `json:"generation"`
@@ -39,7 +47,8 @@ func trainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	resume := fs.String("resume", "", "go on from a checkpoint `FILE` (its configuration wins over --preset)")
 	steps := fs.Int("steps", 0, "train for `N` generations (overrides the preset's generations)")
 	seed := fs.Int64("seed", -1, "random seed `S` (overrides the preset's seed)")
-	dataset := fs.String("dataset", "", "data set: mnist, fashion-mnist or a `FOLDER` of IDX files (overrides the preset)")
+	dataset := fs.String("dataset", "", "data set: mnist, fashion-mnist, cifar10 or a `FOLDER` of IDX files or CIFAR-10 batches (overrides the preset)")
+	dataDir := fs.String("data", "", "a `FOLDER` of IDX files or CIFAR-10 binary batches (cifar-10-batches-bin); the same as --dataset FOLDER")
 	out := fs.String("out", "", "write checkpoint, metrics.csv and plots into `DIR` (default: a new folder under "+a.RunsDir()+")")
 	asJSON := fs.Bool("json", false, "print one JSON object per evaluation and a final one with test_accuracy")
 	if err := parse(fs, args); err != nil {
@@ -72,8 +81,22 @@ func trainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 		if *seed >= 0 {
 			cfg.Seed = *seed
 		}
+		if *dataset != "" && *dataDir != "" {
+			return &UsageError{"give --data or --dataset, not both"}
+		}
 		if *dataset != "" {
 			cfg.Dataset = *dataset
+		}
+		if *dataDir != "" {
+			if fi, err := os.Stat(*dataDir); err != nil || !fi.IsDir() {
+				return &UsageError{fmt.Sprintf("--data %s: not a folder", *dataDir)}
+			}
+			cfg.Dataset = *dataDir
+		}
+		if cfg.Recipe == train.RecipeCIFAR && cfg.Dataset == app.CIFAR10Name {
+			if _, err := a.CIFAR10Dir(); err != nil {
+				return fmt.Errorf("%s needs CIFAR-10: give --data DIR (a cifar-10-batches-bin folder) or fetch the store's copy with: convas models fetch cifar10", p.Name)
+			}
 		}
 		if errs := cfg.Validate(); len(errs) > 0 {
 			return errs[0]
@@ -119,6 +142,15 @@ func trainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 				}
 				if *asJSON {
 					enc.Encode(evalJSON{e.Gen, e.Of, e.TrainLoss, e.TrainAcc / 100, e.TestAcc / 100})
+				} else {
+					fmt.Fprintln(stdout, e.LogLine())
+				}
+			case train.Log:
+				if bar {
+					fmt.Fprint(stderr, "\r\033[K")
+				}
+				if *asJSON {
+					enc.Encode(logJSON{e.Gen, e.Of, e.Loss, e.LR})
 				} else {
 					fmt.Fprintln(stdout, e.LogLine())
 				}

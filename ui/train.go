@@ -657,27 +657,22 @@ func (p *TrainPanel) Predict(path string) {
 			err = fmt.Errorf("%s: not a picture Convas can read (%v)", path, err)
 		}
 		var preds []app.Prediction
-		var px []float32
+		var view image.Image
 		if err == nil {
-			preds, px, err = t.Predict(img)
+			preds, view, err = t.Predict(img)
 		}
 		p.do(func() {
 			if err != nil {
 				showError(err, p.win)
 				return
 			}
-			p.showPrediction(path, preds, px)
+			p.showPrediction(path, preds, view)
 		})
 	}()
 }
 
-func (p *TrainPanel) showPrediction(path string, preds []app.Prediction, px []float32) {
-	size := p.training.State.Model.Shape.Height
-	g := image.NewGray(image.Rect(0, 0, size, size))
-	for i, v := range px {
-		g.Pix[i] = uint8(v*255 + 0.5)
-	}
-	in := canvas.NewImageFromImage(g)
+func (p *TrainPanel) showPrediction(path string, preds []app.Prediction, view image.Image) {
+	in := canvas.NewImageFromImage(view)
 	in.ScaleMode = canvas.ImageScalePixels
 	in.FillMode = canvas.ImageFillContain
 	in.SetMinSize(fyne.NewSize(112, 112))

@@ -27,7 +27,7 @@ func BenchmarkMNISTStep(b *testing.B) {
 		b.Fatal(err)
 	}
 	d := patterns(1000, 10, 1)
-	tr, err := newTrainer(st.Model, cfg.BatchSize)
+	tr, err := newTrainer(st.Net, cfg.BatchSize)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,13 +35,14 @@ func BenchmarkMNISTStep(b *testing.B) {
 	for i := range idx {
 		idx[i] = i
 	}
-	params := make([]optim.Param, len(st.Model.Params))
-	for i, p := range st.Model.Params {
+	params := make([]optim.Param, len(st.Net.Parameters()))
+	for i, p := range st.Net.Parameters() {
 		params[i] = optim.Param{Name: p.Name, Value: p.Data}
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		_, grads, err := tr.step(d, idx)
+		fill(tr.xData, tr.yData, d, idx, 10)
+		_, grads, err := tr.step()
 		if err != nil {
 			b.Fatal(err)
 		}

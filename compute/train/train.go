@@ -45,8 +45,8 @@ type Eval struct {
 
 // Sample is one picture with its true and predicted class.
 type Sample struct {
-	Pixels        []float32 // H x W (first channel), in [0, 1]
-	H, W          int
+	Pixels        []float32 // C x H x W, in [0, 1] (the CIFAR-10 pipeline's output rescaled to it)
+	C, H, W       int
 	Actual, Pred  int
 	Probabilities []float32
 }
@@ -59,53 +59,85 @@ type Done struct {
 	Total   int
 }
 
+// Log reports the training loss at a LogEvery generation, the CIFAR-10 recipe's log line.
+type Log struct {
+	Gen, Of int
+	Loss    float64
+	LR      float64
+}
+
 func (Step) isEvent() {}
 func (Eval) isEvent() {}
 func (Done) isEvent() {}
+func (Log) isEvent()  {}
+
+// LogLine formats the line as the CIFAR-10 recipe prints it.
+func (l Log) LogLine() string { return fmt.Sprintf("Generation %d: Loss = %.5f", l.Gen, l.Loss) }
 
 // LogLine formats an evaluation as the recipe prints it.
 func (e Eval) LogLine() string {
 	return fmt.Sprintf("Generation # %d. Train Loss: %.2f. Train Acc (Test Acc): %.2f (%.2f)", e.Gen, e.TrainLoss, e.TrainAcc, e.TestAcc)
 }
 
-// Data is what a run trains and tests on.
+// Data is what a run trains and tests on: float32 pictures as the network takes them (MNIST),
+// or bytes that the CIFAR-10 input pipeline crops, distorts and standardises.
 type Data struct {
-	Train, Test *data.Set
+	Train, Test       *data.Set
+	RawTrain, RawTest *data.ByteSet
+}
+
+// Shape returns the pictures' channels, height and width and the class count of the training set.
+func (d Data) Shape() (c, h, w, classes int) {
+	if d.RawTrain != nil {
+		return d.RawTrain.C, d.RawTrain.H, d.RawTrain.W, d.RawTrain.Classes
+	}
+	if d.Train != nil {
+		return d.Train.C, d.Train.H, d.Train.W, d.Train.Classes
+	}
+	return 0, 0, 0, 0
 }
 
 // State is everything a run needs to go on: the configuration, the weights, the solver's state,
-// the random source, the generations done and the evaluations so far.
+// the random source, the generations done and the evaluations and loss lines so far. The CIFAR-10
+// pipeline's position follows from the seed and Gen.
 type State struct {
 	Config  Config
-	Model   *models.MNISTCNN
+	Net     Network
 	Solver  optim.Solver
 	RNG     *rand.PCG
 	Gen     int
 	History []Eval // without samples
+	Losses  []Log  // the LogEvery lines
 }
 
 // ErrDiverged reports a loss that became NaN or infinite.
 var ErrDiverged = errors.New("train: loss is not a finite number (diverged); lower the learning rate")
 
 // NewState starts a run from freshly initialised weights for a data set of the given picture
-// shape and class count.
+// shape and class count. The CIFAR-10 network takes the pipeline's 24x24 crops of the pictures.
 func NewState(cfg Config, h, w, c, classes int) (*State, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("train: %w", errs[0])
 	}
-	solver, err := optim.New(cfg.Optimizer, float32(cfg.Momentum))
+	solver, err := NewSolver(cfg)
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Recipe == RecipeCIFAR {
+		if h < CIFARCrop || w < CIFARCrop {
+			return nil, fmt.Errorf("train: the CIFAR-10 recipe crops %dx%d out of each picture; these are %dx%d", CIFARCrop, CIFARCrop, h, w)
+		}
+		h, w = CIFARCrop, CIFARCrop
+	}
 	rng := rand.NewPCG(uint64(cfg.Seed), 0x636f6e766173) // "convas"
-	shape := models.MNISTShape{Height: h, Width: w, Channels: c,
-		Conv1: cfg.Conv1Features, Conv2: cfg.Conv2Features,
-		Pool1: cfg.MaxPoolSize1, Pool2: cfg.MaxPoolSize2,
-		Hidden: cfg.FullyConnectedSize1, Classes: classes}
-	return &State{Config: cfg, Model: models.NewMNISTCNN(shape, rand.New(rng)), Solver: solver, RNG: rng}, nil
+	net, err := NewNetwork(cfg, c, h, w, classes, rand.New(rng))
+	if err != nil {
+		return nil, err
+	}
+	return &State{Config: cfg, Net: net, Solver: solver, RNG: rng}, nil
 }
 
-// LearningRate returns the rate at generation gen: the staircase decay of the configuration.
+// LearningRateAt returns the rate at generation gen: the staircase decay of the configuration.
 func (c Config) LearningRateAt(gen int) float64 {
 	return c.LearningRate * math.Pow(c.LRDecay, float64(gen/c.LRDecayEvery))
 }
@@ -115,27 +147,36 @@ type Gate func(ctx context.Context) error
 
 // Run trains st until st.Config.Generations, evaluating every EvalEvery generations and on the
 // whole test set at the end. Progress goes to events: Step events are dropped when the receiver is
-// behind, Eval and Done events are always delivered (or the run ends with ctx). gate, if not nil,
-// is called before every generation. On cancellation st holds the last finished generation.
+// behind, Log, Eval and Done events are always delivered (or the run ends with ctx). gate, if not
+// nil, is called before every generation. On cancellation st holds the last finished generation.
+//
+// The MNIST recipe draws each batch with replacement from d.Train. The CIFAR-10 recipe takes its
+// batches from the input pipeline, which runs ahead on a goroutine of its own, and tests on the
+// centre crops of d.RawTest.
 func Run(ctx context.Context, st *State, d Data, gate Gate, events chan<- Event) error {
 	cfg := st.Config
-	if err := checkData(st.Model.Shape, d); err != nil {
+	if err := checkData(st.Net, cfg, d); err != nil {
 		return err
 	}
 	r := rand.New(st.RNG)
-	tr, err := newTrainer(st.Model, cfg.BatchSize)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the pipeline
+	src, test, err := newSource(ctx, st, d, r)
 	if err != nil {
 		return err
 	}
-	ev, err := newEvaluator(st.Model, cfg.EvaluationSize)
+	tr, err := newTrainer(st.Net, cfg.BatchSize)
 	if err != nil {
 		return err
 	}
-	params := make([]optim.Param, len(st.Model.Params))
-	for i, p := range st.Model.Params {
+	ev, err := newEvaluator(st.Net, cfg.EvaluationSize)
+	if err != nil {
+		return err
+	}
+	params := make([]optim.Param, len(st.Net.Parameters()))
+	for i, p := range st.Net.Parameters() {
 		params[i] = optim.Param{Name: p.Name, Value: p.Data}
 	}
-	idx := make([]int, cfg.BatchSize)
 	start := time.Now()
 	for st.Gen < cfg.Generations {
 		if gate != nil {
@@ -146,11 +187,11 @@ func Run(ctx context.Context, st *State, d Data, gate Gate, events chan<- Event)
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		// The recipe draws each batch with replacement (np.random.choice).
-		for i := range idx {
-			idx[i] = r.IntN(d.Train.N)
+		labels, err := src.fill(ctx, tr.xData, tr.yData)
+		if err != nil {
+			return err
 		}
-		loss, grads, err := tr.step(d.Train, idx)
+		loss, grads, err := tr.step()
 		if err != nil {
 			return err
 		}
@@ -163,7 +204,7 @@ func Run(ctx context.Context, st *State, d Data, gate Gate, events chan<- Event)
 		var samples []Sample
 		evalNow := (st.Gen+1)%cfg.EvalEvery == 0
 		if evalNow {
-			trainAcc, samples = tr.accuracy(d.Train, idx)
+			trainAcc, samples = tr.accuracy(labels, src)
 		}
 		for i := range params {
 			params[i].Grad = grads[i]
@@ -178,12 +219,19 @@ func Run(ctx context.Context, st *State, d Data, gate Gate, events chan<- Event)
 		case events <- Step{Gen: st.Gen, Of: cfg.Generations, Loss: loss, LR: lr, Elapsed: time.Since(start)}:
 		default:
 		}
+		if cfg.LogEvery > 0 && st.Gen%cfg.LogEvery == 0 {
+			l := Log{Gen: st.Gen, Of: cfg.Generations, Loss: loss, LR: lr}
+			st.Losses = append(st.Losses, l)
+			if err := send(ctx, events, l); err != nil {
+				return err
+			}
+		}
 		if evalNow {
 			testIdx := make([]int, cfg.EvaluationSize)
 			for i := range testIdx {
-				testIdx[i] = r.IntN(d.Test.N)
+				testIdx[i] = r.IntN(test.N)
 			}
-			correct, err := ev.correct(d.Test, testIdx)
+			correct, err := ev.correct(test, testIdx)
 			if err != nil {
 				return err
 			}
@@ -196,12 +244,12 @@ func Run(ctx context.Context, st *State, d Data, gate Gate, events chan<- Event)
 			}
 		}
 	}
-	correct, err := ev.correctAll(d.Test)
+	correct, err := ev.correctAll(test)
 	if err != nil {
 		return err
 	}
-	return send(ctx, events, Done{Gen: st.Gen, Correct: correct, Total: d.Test.N,
-		TestAcc: 100 * float64(correct) / float64(d.Test.N)})
+	return send(ctx, events, Done{Gen: st.Gen, Correct: correct, Total: test.N,
+		TestAcc: 100 * float64(correct) / float64(test.N)})
 }
 
 func send(ctx context.Context, events chan<- Event, e Event) error {
@@ -213,20 +261,52 @@ func send(ctx context.Context, events chan<- Event, e Event) error {
 	}
 }
 
-func checkData(s models.MNISTShape, d Data) error {
-	for _, set := range []struct {
-		name string
-		s    *data.Set
-	}{{"training", d.Train}, {"test", d.Test}} {
-		if set.s == nil || set.s.N == 0 {
-			return fmt.Errorf("train: the %s set is empty", set.name)
+func checkData(net Network, cfg Config, d Data) error {
+	c, h, w := net.InputShape()
+	classes := net.NumClasses()
+	type named struct {
+		name       string
+		n          int
+		c, h, w, k int
+	}
+	var sets []named
+	if cfg.Recipe == RecipeCIFAR {
+		for _, s := range []struct {
+			name string
+			s    *data.ByteSet
+		}{{"training", d.RawTrain}, {"test", d.RawTest}} {
+			if s.s == nil {
+				return fmt.Errorf("train: the CIFAR-10 recipe needs a CIFAR-10 data set (its %s set is missing)", s.name)
+			}
+			if err := s.s.Check(); err != nil {
+				return fmt.Errorf("train: the %s set: %w", s.name, err)
+			}
+			if s.s.H < h || s.s.W < w {
+				return fmt.Errorf("train: the %s set holds %dx%d pictures, smaller than the %dx%d crop", s.name, s.s.H, s.s.W, h, w)
+			}
+			sets = append(sets, named{s.name, s.s.N, s.s.C, h, w, s.s.Classes})
 		}
-		if set.s.H != s.Height || set.s.W != s.Width || set.s.C != s.Channels {
+	} else {
+		for _, s := range []struct {
+			name string
+			s    *data.Set
+		}{{"training", d.Train}, {"test", d.Test}} {
+			if s.s == nil {
+				return fmt.Errorf("train: the %s set is empty", s.name)
+			}
+			sets = append(sets, named{s.name, s.s.N, s.s.C, s.s.H, s.s.W, s.s.Classes})
+		}
+	}
+	for _, s := range sets {
+		if s.n == 0 {
+			return fmt.Errorf("train: the %s set is empty", s.name)
+		}
+		if s.h != h || s.w != w || s.c != c {
 			return fmt.Errorf("train: the %s set holds %dx%dx%d pictures, the network takes %dx%dx%d",
-				set.name, set.s.H, set.s.W, set.s.C, s.Height, s.Width, s.Channels)
+				s.name, s.h, s.w, s.c, h, w, c)
 		}
-		if set.s.Classes > s.Classes {
-			return fmt.Errorf("train: the %s set has %d classes, the network %d", set.name, set.s.Classes, s.Classes)
+		if s.k > classes {
+			return fmt.Errorf("train: the %s set has %d classes, the network %d", s.name, s.k, classes)
 		}
 	}
 	return nil
@@ -234,20 +314,23 @@ func checkData(s models.MNISTShape, d Data) error {
 
 // trainer is the training graph for one batch size: forward, loss and weight gradients.
 type trainer struct {
-	g      *models.Graph
-	labels *G.Node
-	loss   *G.Node
-	grads  G.Nodes
-	vm     G.VM
-	x, y   *tensor.Dense
+	g       *models.Graph
+	labels  *G.Node
+	loss    *G.Node
+	grads   G.Nodes
+	vm      G.VM
+	x, y    *tensor.Dense
+	classes int
+	// xData and yData are x's and y's storage, which a source fills before each step.
+	xData, yData []float32
 }
 
-func newTrainer(m *models.MNISTCNN, batch int) (*trainer, error) {
-	g, err := m.Build(batch)
+func newTrainer(net Network, batch int) (*trainer, error) {
+	g, err := net.Build(batch)
 	if err != nil {
 		return nil, err
 	}
-	classes := m.Shape.Classes
+	classes := net.NumClasses()
 	labels := G.NewMatrix(g.G, tensor.Float32, G.WithShape(batch, classes), G.WithName("labels"))
 	loss, err := nn.SoftmaxCrossEntropy(g.Logits, labels)
 	if err != nil {
@@ -257,9 +340,10 @@ func newTrainer(m *models.MNISTCNN, batch int) (*trainer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: gradient: %w", err)
 	}
-	t := &trainer{g: g, labels: labels, loss: loss, grads: grads,
+	t := &trainer{g: g, labels: labels, loss: loss, grads: grads, classes: classes,
 		x: tensor.New(tensor.WithShape(g.Input.Shape()...), tensor.Of(tensor.Float32)),
 		y: tensor.New(tensor.WithShape(batch, classes), tensor.Of(tensor.Float32))}
+	t.xData, t.yData = t.x.Data().([]float32), t.y.Data().([]float32)
 	// Compile only what a step needs: the loss, the logits and the weight gradients. An unpruned
 	// graph would also compute the gradient to the input pictures, which nothing uses.
 	inputs := append(G.Nodes{g.Input, labels}, g.Weights...)
@@ -272,9 +356,9 @@ func newTrainer(m *models.MNISTCNN, batch int) (*trainer, error) {
 	return t, nil
 }
 
-// step runs forward and backward on the pictures idx; the gradients are valid until reset.
-func (t *trainer) step(set *data.Set, idx []int) (float64, [][]float32, error) {
-	fill(t.x.Data().([]float32), t.y.Data().([]float32), set, idx, t.labels.Shape()[1])
+// step runs forward and backward on the batch in xData and yData; the gradients are valid until
+// reset.
+func (t *trainer) step() (float64, [][]float32, error) {
 	if err := G.Let(t.g.Input, t.x); err != nil {
 		return 0, nil, err
 	}
@@ -294,24 +378,24 @@ func (t *trainer) step(set *data.Set, idx []int) (float64, [][]float32, error) {
 func (t *trainer) reset() { t.vm.Reset() }
 
 // accuracy returns the percentage of the batch the last step classified right, and six samples.
-func (t *trainer) accuracy(set *data.Set, idx []int) (float64, []Sample) {
+func (t *trainer) accuracy(labels []uint8, src source) (float64, []Sample) {
 	logits := t.g.Logits.Value().Data().([]float32)
 	k := t.g.Logits.Shape()[1]
 	correct := 0
 	var samples []Sample
-	for i, j := range idx {
+	for i, l := range labels {
 		row := logits[i*k : (i+1)*k]
 		pred := argmax(row)
-		if pred == int(set.Labels[j]) {
+		if pred == int(l) {
 			correct++
 		}
 		if len(samples) < 6 {
-			img := set.Image(j)
-			samples = append(samples, Sample{Pixels: append([]float32(nil), img[:set.H*set.W]...), H: set.H, W: set.W,
-				Actual: int(set.Labels[j]), Pred: pred, Probabilities: softmax(row)})
+			s := src.sample(i, t.xData)
+			s.Actual, s.Pred, s.Probabilities = int(l), pred, softmax(row)
+			samples = append(samples, s)
 		}
 	}
-	return 100 * float64(correct) / float64(len(idx)), samples
+	return 100 * float64(correct) / float64(len(labels)), samples
 }
 
 // evaluator is the forward-only graph for the evaluation batch size.
@@ -321,8 +405,8 @@ type evaluator struct {
 	x  *tensor.Dense
 }
 
-func newEvaluator(m *models.MNISTCNN, batch int) (*evaluator, error) {
-	g, err := m.Build(batch)
+func newEvaluator(net Network, batch int) (*evaluator, error) {
+	g, err := net.Build(batch)
 	if err != nil {
 		return nil, err
 	}
@@ -415,11 +499,11 @@ func softmax(v []float32) []float32 {
 	return out
 }
 
-// Classify returns each picture's class probabilities under the model. Pictures are C x H x W
-// values in [0, 1], the shape the model was built for.
-func Classify(m *models.MNISTCNN, pictures [][]float32) ([][]float32, error) {
-	s := m.Shape
-	set := &data.Set{N: len(pictures), C: s.Channels, H: s.Height, W: s.Width, Classes: s.Classes,
+// Classify returns each picture's class probabilities under the network. Pictures are C x H x W
+// values as the network takes them (MNIST: in [0, 1]; CIFAR-10: a standardised 24x24 crop).
+func Classify(net Network, pictures [][]float32) ([][]float32, error) {
+	c, h, w := net.InputShape()
+	set := &data.Set{N: len(pictures), C: c, H: h, W: w, Classes: net.NumClasses(),
 		Labels: make([]uint8, len(pictures))}
 	for i, p := range pictures {
 		if len(p) != set.ImageLen() {
@@ -427,7 +511,7 @@ func Classify(m *models.MNISTCNN, pictures [][]float32) ([][]float32, error) {
 		}
 		set.Pixels = append(set.Pixels, p...)
 	}
-	ev, err := newEvaluator(m, max(1, min(len(pictures), 100)))
+	ev, err := newEvaluator(net, max(1, min(len(pictures), 100)))
 	if err != nil {
 		return nil, err
 	}

@@ -107,7 +107,7 @@ func TestDivergenceIsAnError(t *testing.T) {
 	cfg := smallConfig()
 	d := Data{Train: patterns(200, 10, 1), Test: patterns(50, 10, 2)}
 	st, _ := NewState(cfg, 28, 28, 1, 10)
-	st.Model.Params[7].Data[3] = float32(math.Inf(1))
+	st.Net.Parameters()[7].Data[3] = float32(math.Inf(1))
 	events := make(chan Event, 1000)
 	err := Run(context.Background(), st, d, nil, events)
 	if !errors.Is(err, ErrDiverged) {
@@ -148,13 +148,14 @@ func TestNetworkGradient(t *testing.T) {
 	cfg.Seed = 42
 	st, _ := NewState(cfg, 28, 28, 1, 10)
 	d := patterns(8, 10, 3)
-	tr, err := newTrainer(st.Model, 4)
+	tr, err := newTrainer(st.Net, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
 	idx := []int{0, 1, 2, 3}
 	loss := func() float64 {
-		l, _, err := tr.step(d, idx)
+		fill(tr.xData, tr.yData, d, idx, 10)
+		l, _, err := tr.step()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,8 +163,9 @@ func TestNetworkGradient(t *testing.T) {
 		return l
 	}
 	r := rand.New(rand.NewPCG(5, 6))
-	for pi, p := range st.Model.Params {
-		_, grads, err := tr.step(d, idx)
+	for pi, p := range st.Net.Parameters() {
+		fill(tr.xData, tr.yData, d, idx, 10)
+		_, grads, err := tr.step()
 		if err != nil {
 			t.Fatal(err)
 		}
