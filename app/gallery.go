@@ -98,6 +98,13 @@ func (g *Gallery) RenderUpTo(n int) {
 	}
 }
 
+// Asked returns how many channels RenderUpTo allows so far.
+func (g *Gallery) Asked() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.limit
+}
+
 // Rendered returns how many thumbnails the gallery has rendered so far (not read from the cache).
 func (g *Gallery) Rendered() int {
 	g.mu.Lock()

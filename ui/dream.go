@@ -35,7 +35,7 @@ type DreamPanel struct {
 	layers      []app.LayerInfo
 	wholeLayer  *widget.Check
 	channel     *widget.Slider
-	channelText *widget.Label
+	channelText *widget.Entry // the channel by number ("all": the whole layer)
 	fields      map[string]*widget.Entry
 	presetSel   *widget.Select
 	presets     map[string]app.DreamPreset
@@ -46,11 +46,13 @@ type DreamPanel struct {
 	progress                            *widget.ProgressBar
 	strip                               *fyne.Container
 	status                              *widget.Label
+	gallery                             *channelGallery
 
-	dream  *app.Dream
-	job    *app.Job
-	result image.Image
-	cfg    app.DreamConfig
+	dream    *app.Dream
+	job      *app.Job
+	starting bool // Start is loading the network and the picture
+	result   image.Image
+	cfg      app.DreamConfig
 }
 
 // dreamFields are the numeric settings shown as entries, in order.
@@ -59,6 +61,7 @@ var dreamFields = []string{"octaves", "octave_scale", "iterations", "step", "til
 // NewDreamPanel builds the panel; do runs a function on the UI goroutine.
 func NewDreamPanel(core *app.App, win fyne.Window, do func(func())) *DreamPanel {
 	p := &DreamPanel{core: core, win: win, do: do, fields: map[string]*widget.Entry{}, networks: map[string]app.DreamNetwork{}}
+	p.gallery = newChannelGallery(core, do, p.pickChannel)
 	p.pictureText = widget.NewLabel("")
 	p.pictureText.Truncation = fyne.TextTruncateEllipsis
 	samples := append([]string{"noise"}, core.Samples()...)
@@ -89,7 +92,8 @@ func NewDreamPanel(core *app.App, win fyne.Window, do func(func())) *DreamPanel 
 	p.channel = widget.NewSlider(0, 1)
 	p.channel.Step = 1
 	p.channel.OnChanged = func(float64) { p.channelChanged() }
-	p.channelText = widget.NewLabel("")
+	p.channelText = widget.NewEntry()
+	p.channelText.OnSubmitted = p.channelTyped
 	for _, k := range dreamFields {
 		p.fields[k] = widget.NewEntry()
 	}
@@ -147,13 +151,16 @@ func (p *DreamPanel) View() fyne.CanvasObject {
 	form.Append("", p.pictureText)
 	form.Append("Network", p.networkSel)
 	form.Append("Layer", p.layerSel)
-	form.Append("Channel", container.NewBorder(nil, nil, p.wholeLayer, p.channelText, p.channel))
+	number := container.NewGridWrap(fyne.NewSize(72, p.channelText.MinSize().Height), p.channelText)
+	form.Append("Channel", container.NewBorder(nil, nil, p.wholeLayer, number, p.channel))
 	for _, k := range dreamFields {
 		form.Append(k, p.fields[k])
 	}
 	left := container.NewBorder(nil, container.NewVBox(container.NewHBox(p.startBtn, p.stopBtn, p.saveBtn), p.status), nil, nil,
 		container.NewVScroll(form))
-	right := container.NewBorder(container.NewVBox(p.previewText, p.progress), container.NewHScroll(p.strip), nil, nil, p.preview)
+	pictures := container.NewHSplit(p.preview, p.gallery.view())
+	pictures.Offset = 0.68
+	right := container.NewBorder(container.NewVBox(p.previewText, p.progress), container.NewHScroll(p.strip), nil, nil, pictures)
 	split := container.NewHSplit(left, right)
 	split.Offset = 0.36
 	return split
@@ -202,6 +209,7 @@ func (p *DreamPanel) networkChosen(n app.DreamNetwork) {
 		p.layers = nil
 		p.layerSel.Options = nil
 		p.layerSel.Refresh()
+		p.gallery.show("", "", 0)
 		p.updateButtons()
 		return
 	}
@@ -263,6 +271,37 @@ func (p *DreamPanel) layerChosen(name string) {
 			showError(err, p.win)
 		}
 	}
+	p.gallery.show(p.networkName(), name, l.Channels)
+	p.channelChanged()
+}
+
+// pickChannel is a tap on the gallery's thumbnail of a channel: the dream raises that channel
+// from its next iteration, or, when none runs, a dream of it starts.
+func (p *DreamPanel) pickChannel(channel int) {
+	p.wholeLayer.SetChecked(false)
+	p.channel.SetValue(float64(channel))
+	p.channelChanged()
+	if !p.running() {
+		p.Start()
+	}
+}
+
+// channelTyped takes a channel typed by number, or "all" (or -1) for the whole layer; anything
+// else puts back the channel as it was.
+func (p *DreamPanel) channelTyped(text string) {
+	text = strings.TrimSpace(text)
+	if text == "all" || text == "-1" {
+		p.wholeLayer.SetChecked(true)
+		p.channelChanged()
+		return
+	}
+	ch, err := strconv.Atoi(text)
+	if err != nil || ch < 0 || float64(ch) > p.channel.Max {
+		p.channelChanged() // shows the channel as it is
+		return
+	}
+	p.wholeLayer.SetChecked(false)
+	p.channel.SetValue(float64(ch))
 	p.channelChanged()
 }
 
@@ -323,7 +362,7 @@ func (p *DreamPanel) networkName() string {
 
 // Start begins a dream with the panel's settings.
 func (p *DreamPanel) Start() {
-	if p.running() || p.picture == "" {
+	if p.running() || p.starting || p.picture == "" {
 		return
 	}
 	cfg, long, err := p.readConfig()
@@ -334,6 +373,8 @@ func (p *DreamPanel) Start() {
 	req := app.DreamRequest{Network: p.networkName(), Picture: p.picture, LongSide: long, Config: cfg}
 	p.status.SetText("Loading the network and the picture...")
 	setEnabled(p.startBtn, false)
+	p.gallery.pause() // the dream has the processor to itself
+	p.starting = true
 	go func() {
 		d, err := p.core.NewDream(req)
 		var job *app.Job
@@ -341,13 +382,21 @@ func (p *DreamPanel) Start() {
 			job, err = d.Start()
 		}
 		p.do(func() {
+			p.starting = false
 			if err != nil {
 				p.status.SetText("")
+				p.gallery.resume()
 				p.updateButtons()
 				showError(err, p.win)
 				return
 			}
 			p.dream, p.job, p.result = d, job, nil
+			// A layer or channel picked while the network loaded applies from the first step.
+			if s := d.Settings().Config; s.Layer != p.cfg.Layer || s.Channel != p.cfg.Channel {
+				if err := d.SetLayer(p.cfg.Layer); err == nil {
+					d.SetChannel(p.cfg.Channel)
+				}
+			}
 			p.strip.Objects = nil
 			p.strip.Refresh()
 			p.showFrame(d.Input.ToNRGBA(), "the starting picture")
@@ -453,6 +502,7 @@ func (p *DreamPanel) finished(job *app.Job, err error) {
 	if p.job != job {
 		return
 	}
+	p.gallery.resume()
 	switch job.State() {
 	case app.Cancelled:
 		p.status.SetText("Stopped.")

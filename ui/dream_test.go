@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
 	"convas/app"
@@ -13,13 +14,31 @@ import (
 
 func newDreamPanel(t *testing.T) (*DreamPanel, queue) {
 	t.Helper()
+	return newDreamPanelIn(t, t.TempDir())
+}
+
+// newDreamPanelIn makes a Dream panel whose app keeps its files in dir; its gallery and dream
+// are stopped when the test ends.
+func newDreamPanelIn(t *testing.T, dir string) (*DreamPanel, queue) {
+	t.Helper()
 	a := test.NewTempApp(t)
 	w := a.NewWindow("test")
-	dir := t.TempDir()
 	core := &app.App{ConfigDir: filepath.Join(dir, "config"), CacheDir: filepath.Join(dir, "cache"), DataDir: filepath.Join(dir, "data")}
 	q := make(queue, 1000)
 	p := NewDreamPanel(core, w, q.do)
 	w.SetContent(p.View())
+	w.Resize(fyne.NewSize(1240, 780))
+	t.Cleanup(func() {
+		job := p.gallery.job
+		p.gallery.stop()
+		p.Stop()
+		if job != nil {
+			<-job.Done()
+		}
+		if p.job != nil {
+			<-p.job.Done()
+		}
+	})
 	return p, q
 }
 
@@ -54,5 +73,151 @@ func TestDreamPanelBadEntry(t *testing.T) {
 	q.pump(t, 5*time.Second, func() bool { return len(p.win.Canvas().Overlays().List()) > 0 })
 	if p.job != nil {
 		t.Error("a dream started with octaves = many")
+	}
+}
+
+// TestDreamGalleryDrawsAndCaches waits for the gallery of the default layer (the trunk's mixed3)
+// to draw two thumbnails, then opens a second panel on the same cache folder: they are there at
+// once, read from the cache.
+func TestDreamGalleryDrawsAndCaches(t *testing.T) {
+	dir := t.TempDir()
+	p, q := newDreamPanelIn(t, dir)
+	g := p.gallery
+	if g.layer != "mixed3" || len(g.thumbs) != 768 || g.job == nil {
+		t.Fatalf("gallery of %q with %d channels, job %v", g.layer, len(g.thumbs), g.job)
+	}
+	q.pump(t, 60*time.Second, func() bool { return g.drawn >= 2 })
+	if g.thumbs[0] == nil || g.thumbs[1] == nil || !strings.HasPrefix(g.title.Text, "mixed3: ") || !strings.Contains(g.title.Text, " of 768 drawn") {
+		t.Fatalf("after two thumbnails: title %q", g.title.Text)
+	}
+	if g.gallery.Asked() > 768 || g.gallery.Asked() < galleryAhead {
+		t.Errorf("the gallery may draw %d channels", g.gallery.Asked())
+	}
+	job := g.job
+	g.stop()
+	<-job.Done()
+
+	p2, q2 := newDreamPanelIn(t, dir)
+	start := time.Now()
+	q2.pump(t, 10*time.Second, func() bool { return p2.gallery.cached >= 2 })
+	t.Logf("two cached thumbnails shown after %v", time.Since(start))
+	if p2.gallery.gallery.Rendered() != 0 && p2.gallery.thumbs[0] == nil {
+		t.Error("channel 0 was rendered again")
+	}
+	if !strings.Contains(p2.gallery.title.Text, "from the cache") {
+		t.Errorf("title %q", p2.gallery.title.Text)
+	}
+}
+
+// TestDreamGalleryPick taps a thumbnail with no dream running: the channel is selected and a
+// dream of it starts, with the gallery paused; a second tap while it runs changes its channel.
+func TestDreamGalleryPick(t *testing.T) {
+	p, q := newDreamPanel(t)
+	p.fields["long_side"].SetText("96")
+	p.fields["octaves"].SetText("1")
+	p.fields["iterations"].SetText("200")
+	p.gallery.grid.Select(5)
+	if p.wholeLayer.Checked || p.channel.Value != 5 || p.channelText.Text != "5" {
+		t.Fatalf("after tapping channel 5: whole layer %v, slider %v", p.wholeLayer.Checked, p.channel.Value)
+	}
+	q.pump(t, 30*time.Second, func() bool { return p.running() })
+	if s := p.dream.Settings().Config; s.Layer != "mixed3" || s.Channel != 5 {
+		t.Errorf("the dream raises %s channel %d, want mixed3 channel 5", s.Layer, s.Channel)
+	}
+	if p.gallery.job.State() != app.Paused || !strings.Contains(p.gallery.title.Text, "paused while dreaming") {
+		t.Errorf("while dreaming the gallery is %v, titled %q", p.gallery.job.State(), p.gallery.title.Text)
+	}
+	first := p.job
+	p.gallery.grid.Select(9)
+	if p.job != first || p.dream.Settings().Config.Channel != 9 || p.channel.Value != 9 {
+		t.Errorf("a tap while dreaming: channel %d, same job %v", p.dream.Settings().Config.Channel, p.job == first)
+	}
+	p.Stop()
+	q.pump(t, 30*time.Second, func() bool { return !p.running() && !p.startBtn.Disabled() })
+	if p.gallery.job.State() != app.Running {
+		t.Errorf("after the dream the gallery is %v", p.gallery.job.State())
+	}
+}
+
+// TestDreamGalleryFollowsLayer changes the layer: the old gallery's job is cancelled and one of
+// the new layer starts; a network that is not there empties the gallery.
+func TestDreamGalleryFollowsLayer(t *testing.T) {
+	p, _ := newDreamPanel(t)
+	old := p.gallery.job
+	for _, o := range p.layerSel.Options {
+		if strings.HasPrefix(o, "mixed2 ") {
+			p.layerSel.SetSelected(o)
+		}
+	}
+	select {
+	case <-old.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gallery of mixed3 still runs after choosing mixed2")
+	}
+	if old.State() != app.Cancelled {
+		t.Errorf("the old gallery ended %v", old.State())
+	}
+	if p.gallery.layer != "mixed2" || len(p.gallery.thumbs) != 288 || p.gallery.job == nil || p.gallery.job == old {
+		t.Errorf("gallery of %q with %d channels", p.gallery.layer, len(p.gallery.thumbs))
+	}
+	cur := p.gallery.job
+	for title, n := range p.networks {
+		if !n.Available {
+			p.networkSel.SetSelected(title)
+			break
+		}
+	}
+	<-cur.Done()
+	if p.gallery.job != nil || len(p.gallery.thumbs) != 0 || p.gallery.title.Text != "Channel gallery" {
+		t.Errorf("with no network: job %v, %d thumbnails, title %q", p.gallery.job, len(p.gallery.thumbs), p.gallery.title.Text)
+	}
+}
+
+// TestDreamChannelByNumber types channels into the channel entry: a number in range selects it,
+// "all" the whole layer, and anything else puts back what was selected.
+func TestDreamChannelByNumber(t *testing.T) {
+	p, _ := newDreamPanel(t)
+	p.channelText.SetText("17")
+	p.channelText.OnSubmitted(p.channelText.Text)
+	if p.wholeLayer.Checked || p.channel.Value != 17 || p.cfg.Channel != 17 {
+		t.Errorf("typed 17: whole layer %v, slider %v, channel %d", p.wholeLayer.Checked, p.channel.Value, p.cfg.Channel)
+	}
+	for _, bad := range []string{"768", "x", "-3"} { // mixed3 has 768 channels
+		p.channelText.SetText(bad)
+		p.channelText.OnSubmitted(bad)
+		if p.cfg.Channel != 17 || p.channelText.Text != "17" {
+			t.Errorf("typed %q: channel %d, entry %q", bad, p.cfg.Channel, p.channelText.Text)
+		}
+	}
+	p.channelText.OnSubmitted("all")
+	if !p.wholeLayer.Checked || p.cfg.Channel != -1 || p.channelText.Text != "all" {
+		t.Errorf("typed all: whole layer %v, channel %d", p.wholeLayer.Checked, p.cfg.Channel)
+	}
+}
+
+// TestDreamOpenRestoresSettings opens a PNG saved with dream settings: the network, layer,
+// channel and numbers come back, and the status says which network it needs.
+func TestDreamOpenRestoresSettings(t *testing.T) {
+	p, _ := newDreamPanel(t)
+	cfg := app.DreamConfig{Layer: "mixed1", Channel: 42, Octaves: 2, OctaveScale: 1.5, Iterations: 7, Step: 2.5, TileSize: 256, Roll: 8, Seed: 3}
+	path := filepath.Join(t.TempDir(), "old-dream.png")
+	img := &app.DreamImage{H: 8, W: 8, Pix: make([]float32, 3*64)}
+	if err := app.SaveDreamPNG(path, img, app.DreamSettings{Network: "inceptionv3-trunk", Picture: "chelsea.png", LongSide: 150, Config: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	p.Open(path)
+	got, long, err := p.readConfig()
+	if err != nil || got.Layer != "mixed1" || got.Channel != 42 || long != 150 || got.Octaves != 2 || got.OctaveScale != 1.5 ||
+		got.Iterations != 7 || got.Step != 2.5 || got.TileSize != 256 || got.Roll != 8 || got.Seed != 3 {
+		t.Errorf("restored %+v, long side %d, %v", got, long, err)
+	}
+	if !strings.HasPrefix(p.layerSel.Selected, "mixed1 ") || p.channelText.Text != "42" || p.picture != path {
+		t.Errorf("layer %q, channel %q, picture %q", p.layerSel.Selected, p.channelText.Text, p.picture)
+	}
+	if !strings.Contains(p.status.Text, "network inceptionv3-trunk") {
+		t.Errorf("status %q", p.status.Text)
+	}
+	if p.gallery.layer != "mixed1" {
+		t.Errorf("the gallery shows %q", p.gallery.layer)
 	}
 }
