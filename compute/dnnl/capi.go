@@ -112,6 +112,7 @@ enum { CV_FWD = 0, CV_BWD_DATA = 1, CV_BWD_WEIGHTS = 2 };
 typedef struct {
 	int64_t n, c, h, w, o, kh, kw, oh, ow, sh, sw, pt, pb, pl, pr;
 	int winograd;
+	int bias; // forward only: add a bias (O) to every output channel
 } cv_shape;
 
 typedef struct {
@@ -131,6 +132,7 @@ typedef struct {
 	dnnl_primitive_t reorder[3];
 	dnnl_memory_t reorder_scratch[3];
 	dnnl_memory_t scratch;     // over work[3]; NULL when the primitive needs none
+	dnnl_memory_t bias;        // the bias (plain, handle set per call); NULL without one
 	size_t need[4];            // bytes of work[i] this pass needs
 	char impl[96];
 	char layout[3][24];
@@ -223,13 +225,17 @@ static dnnl_status_t cv_conv_init(cv_engine *e, int pass, const cv_shape *s, cv_
 	CV_CHECK(dnnl_memory_desc_init_by_tag(&any[1], 4, wd, dnnl_f32, dnnl_format_tag_any), "memory desc (weights, any)");
 	CV_CHECK(dnnl_memory_desc_init_by_tag(&any[2], 4, yd, dnnl_f32, dnnl_format_tag_any), "memory desc (dst, any)");
 	dnnl_alg_kind_t alg = s->winograd ? dnnl_convolution_winograd : dnnl_convolution_direct;
+	dnnl_dims_t bdims = {s->o};
+	dnnl_memory_desc_t bmd;
+	CV_CHECK(dnnl_memory_desc_init_by_tag(&bmd, 1, bdims, dnnl_f32, dnnl_a), "memory desc (bias)");
+	int with_bias = s->bias && pass == CV_FWD;
 
 	dnnl_primitive_attr_t attr;
 	CV_CHECK(cv_attr(&attr), "attributes");
 	dnnl_status_t st;
 	dnnl_convolution_desc_t fd, bd;
 	dnnl_primitive_desc_t fpd = NULL, pd = NULL;
-	st = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, alg, &any[0], &any[1], NULL, &any[2], strides, pad_l, pad_r);
+	st = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, alg, &any[0], &any[1], with_bias ? &bmd : NULL, &any[2], strides, pad_l, pad_r);
 	if (st != dnnl_success) { cv_where = "dnnl_convolution_forward_desc_init"; goto done; }
 	st = dnnl_primitive_desc_create(&fpd, &fd, attr, e->eng, NULL);
 	if (st != dnnl_success) { cv_where = "dnnl_primitive_desc_create(forward)"; goto done; }
@@ -273,6 +279,10 @@ static dnnl_status_t cv_conv_init(cv_engine *e, int pass, const cv_shape *s, cv_
 	if (st != dnnl_success) { cv_where = "dnnl_primitive_create"; goto done; }
 	st = cv_scratch_of(e, pd, &cv->scratch, &cv->need[3]);
 	if (st != dnnl_success) goto done;
+	if (with_bias) {
+		st = dnnl_memory_create(&cv->bias, &bmd, e->eng, DNNL_MEMORY_NONE);
+		if (st != dnnl_success) { cv_where = "dnnl_memory_create(bias)"; goto done; }
+	}
 
 	for (int i = 0; i < 3; i++) {
 		const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, q[i], 0);
@@ -315,6 +325,7 @@ static dnnl_status_t cv_conv_create(cv_engine *e, int pass, const cv_shape *s, c
 void cv_conv_destroy(cv_conv *cv) {
 	if (cv->prim) dnnl_primitive_destroy(cv->prim);
 	if (cv->scratch) dnnl_memory_destroy(cv->scratch);
+	if (cv->bias) dnnl_memory_destroy(cv->bias);
 	for (int i = 0; i < 3; i++) {
 		if (cv->user[i]) dnnl_memory_destroy(cv->user[i]);
 		if (cv->inner[i]) dnnl_memory_destroy(cv->inner[i]);
@@ -342,8 +353,9 @@ static dnnl_status_t cv_run(cv_engine *e, const_dnnl_primitive_t p, int nargs, c
 }
 
 // cv_exec runs one pass on the caller's plain buffers a0 (src or diff_src), a1 (weights or
-// diff_weights) and a2 (dst or diff_dst). No pointer to them outlives the call.
-static dnnl_status_t cv_exec_inner(cv_engine *e, cv_conv *cv, void *a0, void *a1, void *a2) {
+// diff_weights) and a2 (dst or diff_dst), and b (the bias) when the pass has one. No pointer to
+// them outlives the call.
+static dnnl_status_t cv_exec_inner(cv_engine *e, cv_conv *cv, void *a0, void *a1, void *a2, void *b) {
 	void *user[3] = {a0, a1, a2};
 	for (int i = 0; i < 4; i++) CV_CHECK(cv_grow(e, i, cv->need[i]), "work buffer");
 	for (int i = 0; i < 3; i++) {
@@ -352,13 +364,14 @@ static dnnl_status_t cv_exec_inner(cv_engine *e, cv_conv *cv, void *a0, void *a1
 		if (cv->reorder_scratch[i]) CV_CHECK(dnnl_memory_set_data_handle(cv->reorder_scratch[i], e->work[3]), "set handle (scratchpad)");
 	}
 	if (cv->scratch) CV_CHECK(dnnl_memory_set_data_handle(cv->scratch, e->work[3]), "set handle (scratchpad)");
+	if (cv->bias) CV_CHECK(dnnl_memory_set_data_handle(cv->bias, b), "set handle (bias)");
 
 	for (int i = 0; i < 3; i++) {
 		if (i == cv->out || !cv->reorder[i]) continue;
 		dnnl_exec_arg_t args[3] = {{DNNL_ARG_FROM, cv->user[i]}, {DNNL_ARG_TO, cv->inner[i]}, {DNNL_ARG_SCRATCHPAD, cv->reorder_scratch[i]}};
 		CV_CHECK(cv_run(e, cv->reorder[i], cv->reorder_scratch[i] ? 3 : 2, args, "reorder in"), cv_where);
 	}
-	dnnl_exec_arg_t args[4];
+	dnnl_exec_arg_t args[5];
 	int n = 0;
 	for (int i = 0; i < 3; i++) {
 		args[n].arg = cv->arg[i];
@@ -366,6 +379,7 @@ static dnnl_status_t cv_exec_inner(cv_engine *e, cv_conv *cv, void *a0, void *a1
 		n++;
 	}
 	if (cv->scratch) { args[n].arg = DNNL_ARG_SCRATCHPAD; args[n].memory = cv->scratch; n++; }
+	if (cv->bias) { args[n].arg = DNNL_ARG_BIAS; args[n].memory = cv->bias; n++; }
 	CV_CHECK(cv_run(e, cv->prim, n, args, "convolution"), cv_where);
 	int o = cv->out;
 	if (cv->reorder[o]) {
@@ -376,10 +390,11 @@ static dnnl_status_t cv_exec_inner(cv_engine *e, cv_conv *cv, void *a0, void *a1
 	return dnnl_success;
 }
 
-static dnnl_status_t cv_exec(cv_engine *e, cv_conv *cv, void *a0, void *a1, void *a2) {
-	dnnl_status_t st = cv_exec_inner(e, cv, a0, a1, a2);
+static dnnl_status_t cv_exec(cv_engine *e, cv_conv *cv, void *a0, void *a1, void *a2, void *b) {
+	dnnl_status_t st = cv_exec_inner(e, cv, a0, a1, a2, b);
 	// Forget the caller's buffers, which may be Go memory: cgo lets no C object keep them.
 	for (int i = 0; i < 3; i++) dnnl_memory_set_data_handle(cv->user[i], NULL);
+	if (cv->bias) dnnl_memory_set_data_handle(cv->bias, NULL);
 	return st;
 }
 */
@@ -462,6 +477,9 @@ func (e cEngine) newConv(c Conv, pass Pass) (cConv, error) {
 	if c.Algorithm == Winograd {
 		s.winograd = 1
 	}
+	if c.Bias && pass == Forward {
+		s.bias = 1
+	}
 	var p *C.cv_conv
 	if err := status(C.cv_conv_create(e.p, C.int(pass), &s, &p)); err != nil {
 		return cConv{}, err
@@ -481,7 +499,11 @@ func (cv cConv) info() Info {
 	}
 }
 
-// exec runs the pass on the three plain buffers.
-func (e cEngine) exec(cv cConv, a0, a1, a2 []float32) error {
-	return status(C.cv_exec(e.p, cv.p, unsafe.Pointer(&a0[0]), unsafe.Pointer(&a1[0]), unsafe.Pointer(&a2[0])))
+// exec runs the pass on the three plain buffers and the bias b (nil without one).
+func (e cEngine) exec(cv cConv, a0, a1, a2, b []float32) error {
+	var bp unsafe.Pointer
+	if b != nil {
+		bp = unsafe.Pointer(&b[0])
+	}
+	return status(C.cv_exec(e.p, cv.p, unsafe.Pointer(&a0[0]), unsafe.Pointer(&a1[0]), unsafe.Pointer(&a2[0]), bp))
 }

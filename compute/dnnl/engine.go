@@ -78,13 +78,15 @@ func (a Algorithm) String() string {
 // Conv describes a 2-D float32 convolution (the cross-correlation): src (N, C, H, W) in NCHW,
 // weights (O, C, KH, KW) in OIHW, dst (N, O, OH, OW) in NCHW, with
 // OH = (H + PadTop + PadBottom - KH)/StrideH + 1 and likewise OW. Padding may be asymmetric.
-// Conv is comparable and keys the engine's cache.
+// With Bias, the forward pass also adds a bias (O) to every output channel (RunBias); the
+// backward passes ignore it. Conv is comparable and keys the engine's cache.
 type Conv struct {
 	N, C, H, W                           int
 	O, KH, KW                            int
 	StrideH, StrideW                     int
 	PadTop, PadBottom, PadLeft, PadRight int
 	Algorithm                            Algorithm
+	Bias                                 bool
 }
 
 // OutSize returns OH and OW.
@@ -146,6 +148,7 @@ type request struct {
 	conv       Conv
 	pass       Pass
 	a0, a1, a2 []float32
+	bias       []float32
 	gotInfo    Info
 	done       chan error
 }
@@ -216,10 +219,35 @@ func (e *Engine) Run(c Conv, pass Pass, src, weights, dst []float32) error {
 	if len(src) != c.N*c.C*c.H*c.W || len(weights) != c.O*c.C*c.KH*c.KW || len(dst) != c.N*c.O*oh*ow {
 		return fmt.Errorf("dnnl: %v: buffers of %d, %d and %d elements do not fit %+v", pass, len(src), len(weights), len(dst), c)
 	}
+	if c.Bias && pass == Forward {
+		return fmt.Errorf("dnnl: %v with a bias: use RunBias", pass)
+	}
+	return e.run(c, pass, src, weights, dst, nil)
+}
+
+// RunBias executes the forward pass of c, which must have Bias set, on plain buffers: dst =
+// conv(src, weights) + bias, with bias (O) added to every output channel in the convolution's
+// own loop, not in a pass of its own.
+func (e *Engine) RunBias(c Conv, src, weights, bias, dst []float32) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	if !c.Bias {
+		return fmt.Errorf("dnnl: RunBias on a convolution without Bias: %+v", c)
+	}
+	oh, ow := c.OutSize()
+	if len(src) != c.N*c.C*c.H*c.W || len(weights) != c.O*c.C*c.KH*c.KW || len(bias) != c.O || len(dst) != c.N*c.O*oh*ow {
+		return fmt.Errorf("dnnl: forward with bias: buffers of %d, %d, %d and %d elements do not fit %+v", len(src), len(weights), len(bias), len(dst), c)
+	}
+	return e.run(c, Forward, src, weights, dst, bias)
+}
+
+// run hands one execution to the engine's thread.
+func (e *Engine) run(c Conv, pass Pass, src, weights, dst, bias []float32) error {
 	r := e.requests.Get().(*request)
-	r.info, r.conv, r.pass, r.a0, r.a1, r.a2 = false, c, pass, src, weights, dst
+	r.info, r.conv, r.pass, r.a0, r.a1, r.a2, r.bias = false, c, pass, src, weights, dst, bias
 	err := e.do(r)
-	r.a0, r.a1, r.a2 = nil, nil, nil
+	r.a0, r.a1, r.a2, r.bias = nil, nil, nil, nil
 	e.requests.Put(r)
 	return err
 }
@@ -302,7 +330,7 @@ func (e *Engine) loop(size int, started chan<- error) {
 				r.gotInfo = en.cv.info()
 				r.done <- nil
 			default:
-				if err := ce.exec(en.cv, r.a0, r.a1, r.a2); err != nil {
+				if err := ce.exec(en.cv, r.a0, r.a1, r.a2, r.bias); err != nil {
 					r.done <- fmt.Errorf("%v %+v: %w", r.pass, r.conv, err)
 				} else {
 					r.done <- nil

@@ -115,6 +115,51 @@ func TestRunMatchesNaive(t *testing.T) {
 	}
 }
 
+func TestRunBiasMatchesNaive(t *testing.T) {
+	e, err := NewEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, c := range []Conv{
+		{N: 2, C: 1, H: 28, W: 28, O: 25, KH: 4, KW: 4, StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 2, PadLeft: 1, PadRight: 2, Bias: true},
+		{N: 1, C: 16, H: 9, W: 11, O: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, Bias: true},
+		{N: 2, C: 3, H: 10, W: 7, O: 5, KH: 3, KW: 2, StrideH: 2, StrideW: 3, PadTop: 0, PadBottom: 3, PadLeft: 2, PadRight: 0, Bias: true},
+	} {
+		nx, nw, ny := sizes(c)
+		x, w, b := randSlice(r, nx), randSlice(r, nw), randSlice(r, c.O)
+		want, _, _ := naive(c, x, w, make([]float32, ny))
+		oh, ow := c.OutSize()
+		for i := range want {
+			want[i] += float64(b[i/(oh*ow)%c.O])
+		}
+		y := make([]float32, ny)
+		if err := e.RunBias(c, x, w, b, y); err != nil {
+			t.Fatal(err)
+		}
+		compare(t, "y", y, want, 1e-5)
+		// The backward passes ignore the bias.
+		nx, nw, ny = sizes(c)
+		dy, dx, dw := randSlice(r, ny), make([]float32, nx), make([]float32, nw)
+		_, wantDX, wantDW := naive(c, x, w, dy)
+		if err := e.Run(c, BackwardData, dx, w, dy); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Run(c, BackwardWeights, x, dw, dy); err != nil {
+			t.Fatal(err)
+		}
+		compare(t, "dx", dx, wantDX, 1e-5)
+		compare(t, "dw", dw, wantDW, 1e-5)
+		if err := e.Run(c, Forward, x, w, y); err == nil {
+			t.Error("Run accepted a forward pass with a bias")
+		}
+		if err := e.RunBias(c, x, w, b[1:], y); err == nil {
+			t.Error("RunBias accepted a bias of the wrong length")
+		}
+	}
+}
+
 func TestInfoAndErrors(t *testing.T) {
 	e, err := NewEngine()
 	if err != nil {

@@ -437,10 +437,7 @@ func (u *unit) build(g *G.ExprGraph, nodes map[*unit]*G.Node) (*G.Node, error) {
 	case "conv":
 		wn := G.NewTensor(g, tensor.Float32, 4, G.WithShape(u.w.Shape...), G.WithName(u.w.Name), G.WithValue(u.w.Tensor()))
 		bn := G.NewTensor(g, tensor.Float32, 1, G.WithShape(u.b.Shape...), G.WithName(u.b.Name), G.WithValue(u.b.Tensor()))
-		y, err = nn.Conv2D(in[0], wn, pad, u.sh, u.sw)
-		if err == nil {
-			y, err = nn.AddBias(y, bn)
-		}
+		y, err = nn.Conv2DBias(in[0], wn, bn, pad, u.sh, u.sw)
 		if err == nil && u.relu {
 			y, err = nn.ReLU(y)
 		}

@@ -455,10 +455,7 @@ func (l *vggLayer) build(g *G.ExprGraph, x *G.Node) (*G.Node, error) {
 	case "conv":
 		wn := G.NewTensor(g, tensor.Float32, 4, G.WithShape(l.w.Shape...), G.WithName(l.w.Name), G.WithValue(l.w.Tensor()))
 		bn := G.NewTensor(g, tensor.Float32, 1, G.WithShape(l.b.Shape...), G.WithName(l.b.Name), G.WithValue(l.b.Tensor()))
-		y, err = nn.Conv2D(x, wn, l.pad, l.sh, l.sw)
-		if err == nil {
-			y, err = nn.AddBias(y, bn)
-		}
+		y, err = nn.Conv2DBias(x, wn, bn, l.pad, l.sh, l.sw)
 	case "relu":
 		y, err = nn.ReLU(x)
 	case "maxpool":

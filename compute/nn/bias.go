@@ -117,8 +117,8 @@ func (op *addBiasOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgo
 // addBias writes y = x + b broadcast along the channel axis.
 func addBias[T float](s tensor.Shape, x, b, y []T) {
 	n, c, plane := channelGeom(s)
-	parallelFor(n, func(_, lo, hi int) {
-		for i := lo * c; i < hi*c; i++ {
+	parallelFor(n*c, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
 			bias := b[i%c]
 			src, dst := x[i*plane:(i+1)*plane], y[i*plane:(i+1)*plane]
 			for j, v := range src {

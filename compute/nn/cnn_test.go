@@ -104,6 +104,7 @@ func TestUsePreallocDo(t *testing.T) {
 		inputs []gorgonia.Value
 	}{
 		{"Conv2D", &conv2DOp{convParams: cp}, []gorgonia.Value{x, w}},
+		{"Conv2DBias", &conv2DOp{convParams: cp, bias: true}, []gorgonia.Value{x, w, dense(randData(r, 4), 4)}},
 		{"Conv2DBackData", &conv2DBackDataOp{convParams: cp}, []gorgonia.Value{x, w, dy}},
 		{"Conv2DBackFilter", &conv2DBackFilterOp{convParams: cp}, []gorgonia.Value{x, w, dy}},
 		{"MaxPool2D", &maxPool2DOp{poolParams: pp}, []gorgonia.Value{x}},

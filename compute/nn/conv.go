@@ -69,6 +69,36 @@ func Conv2DAlgo(x, w *gorgonia.Node, pad Padding, strideH, strideW int, algo Con
 	return y, nil
 }
 
+// Conv2DBias is Conv2D followed by AddBias: x (N,C,H,W) convolved with w (O,C,KH,KW), plus b (O)
+// on every output channel, as one op. In the default cgo build the bias is added inside
+// oneDNN's convolution (float32), so the output is written once instead of twice. x, w and b
+// receive gradients; b's is the output gradient summed over all axes but the channels.
+func Conv2DBias(x, w, b *gorgonia.Node, pad Padding, strideH, strideW int) (*gorgonia.Node, error) {
+	return Conv2DBiasAlgo(x, w, b, pad, strideH, strideW, ConvDirect)
+}
+
+// Conv2DBiasAlgo is Conv2DBias with a choice of algorithm for the oneDNN backend, as for
+// Conv2DAlgo.
+func Conv2DBiasAlgo(x, w, b *gorgonia.Node, pad Padding, strideH, strideW int, algo ConvAlgorithm) (*gorgonia.Node, error) {
+	if err := checkNodes(x, w, b); err != nil {
+		return nil, fmt.Errorf("nn: Conv2DBias: %w", err)
+	}
+	if _, err := newConvGeom(x.Shape(), w.Shape(), pad, strideH, strideW); err != nil {
+		return nil, fmt.Errorf("nn: Conv2DBias: %w", err)
+	}
+	if bs := b.Shape(); bs.Dims() != 1 || bs[0] != w.Shape()[0] {
+		return nil, fmt.Errorf("nn: Conv2DBias: bias has shape %v, want (%d)", bs, w.Shape()[0])
+	}
+	if algo != ConvDirect && algo != ConvWinograd {
+		return nil, fmt.Errorf("nn: Conv2DBias: unknown algorithm %v", algo)
+	}
+	y, err := gorgonia.ApplyOp(&conv2DOp{convParams: convParams{pad: pad, sh: strideH, sw: strideW, algo: algo}, bias: true}, x, w, b)
+	if err != nil {
+		return nil, fmt.Errorf("nn: Conv2DBias: %w", err)
+	}
+	return y, nil
+}
+
 // convParams are the parameters shared by the convolution and its two backward ops.
 type convParams struct {
 	pad    Padding
@@ -89,10 +119,11 @@ func (p convParams) geom(x, w tensor.Shape) (convGeom, error) {
 	return newConvGeom(x, w, p.pad, p.sh, p.sw)
 }
 
-// conv2DOp is the forward convolution: (x, w) → y.
+// conv2DOp is the forward convolution: (x, w) → y, or with bias (x, w, b) → y.
 type conv2DOp struct {
 	convParams
 	outCache
+	bias bool
 }
 
 var (
@@ -101,18 +132,27 @@ var (
 	_ gorgonia.UsePreallocDoer = (*conv2DOp)(nil)
 )
 
-// Arity is 2: input and filters.
-func (op *conv2DOp) Arity() int { return 2 }
+// Arity is 2: input and filters; 3 with the bias.
+func (op *conv2DOp) Arity() int {
+	if op.bias {
+		return 3
+	}
+	return 2
+}
 
-// Type is Tensor-4 a → Tensor-4 a → Tensor-4 a.
+// Type is Tensor-4 a → Tensor-4 a → Tensor-4 a, with a Tensor-1 a before the result when the op
+// has a bias.
 func (op *conv2DOp) Type() hm.Type {
 	t := tensorType(4)
+	if op.bias {
+		return hm.NewFnType(t, t, tensorType(1), t)
+	}
 	return hm.NewFnType(t, t, t)
 }
 
 // InferShape returns (N, O, OH, OW).
 func (op *conv2DOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
-	ss, err := inferShapes("Conv2D", 2, inputs)
+	ss, err := inferShapes("Conv2D", op.Arity(), inputs)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +172,7 @@ func (op *conv2DOp) UsePreallocDo(prealloc gorgonia.Value, inputs ...gorgonia.Va
 }
 
 func (op *conv2DOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseInputs("Conv2D", 2, inputs)
+	in, err := denseInputs("Conv2D", op.Arity(), inputs)
 	if err != nil {
 		return nil, err
 	}
@@ -141,13 +181,24 @@ func (op *conv2DOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgon
 	if err != nil {
 		return nil, fmt.Errorf("nn: Conv2D: %w", err)
 	}
+	if op.bias {
+		if bs := in[2].Shape(); bs.Dims() != 1 || bs[0] != g.o {
+			return nil, fmt.Errorf("nn: Conv2DBias: bias has shape %v, want (%d)", bs, g.o)
+		}
+	}
 	y, err := op.result("Conv2D", prealloc, x.Dtype(), g.outShape())
 	if err != nil {
 		return nil, err
 	}
-	if x.Dtype() == tensor.Float32 {
+	switch {
+	case x.Dtype() == tensor.Float32 && op.bias:
+		conv32Bias(op.algo, &g, dataOf[float32](x), dataOf[float32](w), dataOf[float32](in[2]), dataOf[float32](y))
+	case x.Dtype() == tensor.Float32:
 		conv32(op.algo, passForward, &g, dataOf[float32](x), dataOf[float32](w), dataOf[float32](y))
-	} else {
+	case op.bias:
+		convForward(&g, dataOf[float64](x), dataOf[float64](w), dataOf[float64](y))
+		addBias(g.outShape(), dataOf[float64](y), dataOf[float64](in[2]), dataOf[float64](y))
+	default:
 		convForward(&g, dataOf[float64](x), dataOf[float64](w), dataOf[float64](y))
 	}
 	return y, nil
@@ -168,16 +219,28 @@ func (op *conv2DOp) WriteHash(h hash.Hash) { writeHash(h, op.String()) }
 // Hashcode hashes the op and all its parameters.
 func (op *conv2DOp) Hashcode() uint32 { return hashString(op.String()) }
 
-// String describes the op and its parameters.
-func (op *conv2DOp) String() string { return op.describe("Conv2D") }
+// String describes the op and its parameters; with a bias it still begins "nn.Conv2D{", which
+// the memory and FLOP estimates of the recipes look for.
+func (op *conv2DOp) String() string {
+	s := op.describe("Conv2D")
+	if op.bias {
+		s = s[:len(s)-1] + ", bias}"
+	}
+	return s
+}
 
-// DiffWRT is true for both the input and the filters.
-func (op *conv2DOp) DiffWRT(inputs int) []bool { return []bool{true, true} }
+// DiffWRT is true for every input.
+func (op *conv2DOp) DiffWRT(inputs int) []bool {
+	if op.bias {
+		return []bool{true, true, true}
+	}
+	return []bool{true, true}
+}
 
 // SymDiff returns the gradient nodes for x and w, each computed from (x, w, grad).
 func (op *conv2DOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	if len(inputs) != 2 {
-		return nil, fmt.Errorf("nn: Conv2D: SymDiff: expected 2 inputs, got %d", len(inputs))
+	if len(inputs) != op.Arity() {
+		return nil, fmt.Errorf("nn: Conv2D: SymDiff: expected %d inputs, got %d", op.Arity(), len(inputs))
 	}
 	x, w := inputs[0], inputs[1]
 	dx, err := gorgonia.ApplyOp(&conv2DBackDataOp{convParams: op.convParams}, x, w, grad)
@@ -188,14 +251,21 @@ func (op *conv2DOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) 
 	if err != nil {
 		return nil, fmt.Errorf("nn: Conv2D: SymDiff: filter gradient: %w", err)
 	}
-	return gorgonia.Nodes{dx, dw}, nil
+	if !op.bias {
+		return gorgonia.Nodes{dx, dw}, nil
+	}
+	db, err := gorgonia.ApplyOp(&biasGradOp{dims: 4}, grad)
+	if err != nil {
+		return nil, fmt.Errorf("nn: Conv2D: SymDiff: bias gradient: %w", err)
+	}
+	return gorgonia.Nodes{dx, dw, db}, nil
 }
 
 // DoDiff adds the gradients for x and w into their derivatives (gorgonia.LispMachine).
 func (op *conv2DOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes, output *gorgonia.Node) error {
 	return doDiff("Conv2D", inputs, output, func(vals []gorgonia.Value, dy gorgonia.Value) ([]gorgonia.Value, error) {
-		if len(vals) != 2 {
-			return nil, fmt.Errorf("expected 2 inputs, got %d", len(vals))
+		if len(vals) != op.Arity() {
+			return nil, fmt.Errorf("expected %d inputs, got %d", op.Arity(), len(vals))
 		}
 		dx, err := (&conv2DBackDataOp{convParams: op.convParams}).Do(vals[0], vals[1], dy)
 		if err != nil {
@@ -205,7 +275,14 @@ func (op *conv2DOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes,
 		if err != nil {
 			return nil, err
 		}
-		return []gorgonia.Value{dx, dw}, nil
+		if !op.bias {
+			return []gorgonia.Value{dx, dw}, nil
+		}
+		db, err := (&biasGradOp{dims: 4}).Do(dy)
+		if err != nil {
+			return nil, err
+		}
+		return []gorgonia.Value{dx, dw, db}, nil
 	})
 }
 

@@ -34,6 +34,20 @@ func conv32(algo ConvAlgorithm, pass convPass, g *convGeom, x, w, y []float32) {
 	convGEMM(pass, g, x, w, y)
 }
 
+// conv32Bias runs the forward pass of a float32 convolution and adds bias (O) to every output
+// channel: inside oneDNN's convolution where it can, after the GEMM kernels otherwise.
+func conv32Bias(algo ConvAlgorithm, g *convGeom, x, w, bias, y []float32) {
+	if e, err := dnnl.Default(); err == nil {
+		c := dnnlConv(g, algo)
+		c.Bias = true
+		if e.RunBias(c, x, w, bias, y) == nil {
+			return
+		}
+	}
+	convGEMM(passForward, g, x, w, y)
+	addBias(g.outShape(), y, bias, y)
+}
+
 // dnnlConv describes g to oneDNN.
 func dnnlConv(g *convGeom, algo ConvAlgorithm) dnnl.Conv {
 	c := dnnl.Conv{

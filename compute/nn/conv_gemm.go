@@ -13,5 +13,12 @@ func conv32(_ ConvAlgorithm, pass convPass, g *convGeom, x, w, y []float32) {
 	convGEMM(pass, g, x, w, y)
 }
 
+// conv32Bias runs the forward pass of a float32 convolution on the GEMM kernels and adds bias
+// (O) to every output channel; algo is ignored.
+func conv32Bias(_ ConvAlgorithm, g *convGeom, x, w, bias, y []float32) {
+	convGEMM(passForward, g, x, w, y)
+	addBias(g.outShape(), y, bias, y)
+}
+
 // convImpl names the implementation conv32 uses.
 func convImpl(ConvAlgorithm, convPass, *convGeom) string { return "gemm" }
