@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cuda-build.sh: the `cuda` build of Convas from NVIDIA's PyPI wheels, without a CUDA toolkit.
+# cuda-build.sh: the GPU build of Convas (build tag convas_cuda) from NVIDIA's PyPI wheels, without a CUDA toolkit.
 #
 #   scripts/cuda-build.sh [step...]      steps: fetch env check link tests try-cu (default: all but try-cu)
 #
@@ -7,7 +7,7 @@
 #           and unpack their headers and libraries into $CONVAS_CUDA_CACHE/root
 #   env     print the CGO_CFLAGS (and the library folder) a cuda build needs, as shell exports:
 #           eval "$(scripts/cuda-build.sh env)"
-#   check   go vet -tags cuda and go build -tags cuda every package that has cuda-tagged files
+#   check   go vet -tags convas_cuda and go build -tags convas_cuda every package that has cuda-tagged files
 #   link    link the binary (out/cuda/convas-cuda) and print the libraries it needs at run time
 #   tests   build the linked test binaries the GPU check runs (out/cuda/gpu-tests/*.test)
 #   try-cu  compile gorgonia.org/cu (core, blas, dnn) against these headers and link it against a
@@ -118,7 +118,7 @@ env_exports() {
 
 # cuda_packages: the packages (./dir/) that have a file with a cuda build constraint.
 cuda_packages() {
-	(cd "$here" && grep -rlE --include='*.go' '^//go:build .*\bcuda\b' . |
+	(cd "$here" && grep -rlE --include='*.go' '^//go:build .*\bconvas_cuda\b' . |
 		grep -v '^./third_party/' | xargs -n1 dirname | sort -u | sed 's|$|/|')
 }
 
@@ -128,10 +128,10 @@ check() {
 	local pkgs
 	mapfile -t pkgs < <(cuda_packages)
 	[ ${#pkgs[@]} -gt 0 ] || die "no cuda-tagged packages found"
-	log "go vet -tags cuda ${pkgs[*]}"
-	(cd "$here" && go vet -tags cuda "${pkgs[@]}")
-	log "go build -tags cuda ${pkgs[*]}"
-	(cd "$here" && go build -tags cuda "${pkgs[@]}")
+	log "go vet -tags convas_cuda ${pkgs[*]}"
+	(cd "$here" && go vet -tags convas_cuda "${pkgs[@]}")
+	log "go build -tags convas_cuda ${pkgs[*]}"
+	(cd "$here" && go build -tags convas_cuda "${pkgs[@]}")
 }
 
 link() {
@@ -139,7 +139,7 @@ link() {
 	CGO_CFLAGS=$(cflags)
 	mkdir -p "$here/out/cuda"
 	log "linking out/cuda/convas-cuda"
-	(cd "$here" && go build -tags cuda -o out/cuda/convas-cuda .)
+	(cd "$here" && go build -tags convas_cuda -o out/cuda/convas-cuda .)
 	log "linked libraries (ELF NEEDED):"
 	readelf -d "$here/out/cuda/convas-cuda" | awk '/NEEDED/ {gsub(/[][]/, "", $5); print "  " $5}' >&2
 	log "opened with dlopen when a GPU is used: libcuda.so.1 (the driver), libcublas.so.12," \
@@ -155,8 +155,8 @@ tests() {
 	export CGO_CFLAGS CGO_ENABLED=1
 	CGO_CFLAGS=$(cflags)
 	mkdir -p "$here/out/cuda/gpu-tests"
-	log "go test -c -tags cuda,purego ./compute/gpu/ -> out/cuda/gpu-tests/gpu.test"
-	(cd "$here" && go test -c -tags cuda,purego -o out/cuda/gpu-tests/gpu.test ./compute/gpu/)
+	log "go test -c -tags convas_cuda,purego ./compute/gpu/ -> out/cuda/gpu-tests/gpu.test"
+	(cd "$here" && go test -c -tags convas_cuda,purego -o out/cuda/gpu-tests/gpu.test ./compute/gpu/)
 	readelf -d "$here/out/cuda/gpu-tests/gpu.test" | awk '/NEEDED/ {gsub(/[][]/, "", $5); print "  needs " $5}' >&2
 }
 

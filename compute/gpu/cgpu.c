@@ -1,4 +1,4 @@
-//go:build cuda && cgo
+//go:build convas_cuda && cgo
 
 // The C half of compute/gpu; see cgpu.h. The three libraries are opened with dlopen, not linked:
 // a binary built with the cuda tag then starts on a machine without the NVIDIA driver (the

@@ -1,4 +1,4 @@
-//go:build cuda && cgo
+//go:build convas_cuda && cgo
 
 // The C half of compute/gpu (cgpu.c): the NVIDIA driver, cuBLAS and cuDNN 9 opened with dlopen,
 // and one function per operation, so that one op costs one cgo call. Everything that takes a

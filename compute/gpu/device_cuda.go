@@ -1,4 +1,4 @@
-//go:build cuda && cgo
+//go:build convas_cuda && cgo
 
 package gpu
 
@@ -23,7 +23,7 @@ import (
 //go:embed kernels.fatbin
 var kernels []byte
 
-// Built reports whether this binary has CUDA support (the cuda build tag).
+// Built reports whether this binary has CUDA support (the convas_cuda build tag).
 const Built = true
 
 // driverName is the driver library Devices and Open load.

@@ -1,8 +1,8 @@
-//go:build !cuda || !cgo
+//go:build !convas_cuda || !cgo
 
 package gpu
 
-// Built reports whether this binary has CUDA support (the cuda build tag).
+// Built reports whether this binary has CUDA support (the convas_cuda build tag).
 const Built = false
 
 // Devices returns ErrNotBuilt: this binary has no CUDA support.

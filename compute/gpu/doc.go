@@ -3,7 +3,11 @@
 // bias, padding and update kernels of its own, compiled ahead of time to SASS for sm_80 and
 // sm_90 and to PTX for newer GPUs (kernels.cu, kernels.fatbin).
 //
-// The GPU code is built only with the `cuda` build tag (and cgo). Without it the package still
+// The GPU code is built only with the `convas_cuda` build tag (and cgo). The tag is not plain
+// `cuda` because that one switches Gorgonia v0.9.18 into its own CUDA mode, which needs
+// gorgonia.org/cu v0.9.4 (it does not compile against CUDA 12's cuda.h), links libcuda at link
+// time and places Gorgonia's own ops on device 0; Convas keeps Gorgonia on the CPU and runs its
+// GPU ops here, behind compute/nn's seam (docs/GPU.md). Without the tag the package still
 // compiles, Devices reports ErrNotBuilt and Open fails with it, so callers need no build tags of
 // their own: they ask for a device and fall back to the CPU on any error.
 //

@@ -7,8 +7,8 @@ import (
 
 // Errors, each wrapped with the details of what failed.
 var (
-	// ErrNotBuilt: this binary was built without the cuda tag.
-	ErrNotBuilt = errors.New("gpu: this build has no CUDA support (build with -tags cuda; see docs/GPU.md)")
+	// ErrNotBuilt: this binary was built without the convas_cuda tag.
+	ErrNotBuilt = errors.New("gpu: this build has no CUDA support (build with -tags convas_cuda; see docs/GPU.md)")
 	// ErrNoDriver: the NVIDIA driver (libcuda.so.1) is missing or unusable.
 	ErrNoDriver = errors.New("gpu: no usable NVIDIA driver")
 	// ErrNoDevice: the driver found no CUDA device, or not the one asked for.
