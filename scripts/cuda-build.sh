@@ -70,13 +70,20 @@ unpack_all() {
 
 fetch() {
 	command -v unzip >/dev/null || die "unzip is missing (apt-get install unzip)"
-	log "fetching the build wheels into $cache/wheels"
-	download "$cache/wheels" "${build_wheels[@]}"
+	local spec name ver missing=()
+	for spec in "${build_wheels[@]}"; do
+		name=${spec%%==*}
+		ver=${spec##*==}
+		compgen -G "$cache/wheels/${name//-/_}-$ver-*.whl" >/dev/null || missing+=("$spec")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		log "fetching ${missing[*]} into $cache/wheels"
+		download "$cache/wheels" "${missing[@]}"
+	fi
 	# Only the wheels named above: an older download of another version must not be unpacked.
 	local keep=$cache/wheels-build
 	rm -rf "$keep" "$root"
 	mkdir -p "$keep" "$root/include" "$root/lib"
-	local spec name ver
 	for spec in "${build_wheels[@]}"; do
 		name=${spec%%==*}
 		ver=${spec##*==}
@@ -116,10 +123,24 @@ env_exports() {
 	echo "export CONVAS_CUDA_LIB='$root/lib'"
 }
 
-# cuda_packages: the packages (./dir/) that have a file with a cuda build constraint.
+# cuda_packages: the packages (./dir/) that have a file with the convas_cuda build constraint,
+# and every package that imports one of them (they compile differently with the tag).
 cuda_packages() {
-	(cd "$here" && grep -rlE --include='*.go' '^//go:build .*\bconvas_cuda\b' . |
-		grep -v '^./third_party/' | xargs -n1 dirname | sort -u | sed 's|$|/|')
+	(
+		cd "$here"
+		local tagged
+		tagged=$(grep -rlE --include='*.go' '^//go:build .*\bconvas_cuda\b' . |
+			grep -v '^./third_party/' | xargs -n1 dirname | sort -u | sed 's|^\.|convas|')
+		go list -e -tags convas_cuda -f '{{.ImportPath}} {{join .Deps " "}}' ./... 2>/dev/null |
+			while read -r pkg deps; do
+				for t in $tagged; do
+					if [ "$pkg" = "$t" ] || [[ " $deps " == *" $t "* ]]; then
+						echo "./${pkg#convas/}/" | sed 's|^\./convas/$|./|'
+						break
+					fi
+				done
+			done | sort -u
+	)
 }
 
 check() {
@@ -157,7 +178,12 @@ tests() {
 	mkdir -p "$here/out/cuda/gpu-tests"
 	log "go test -c -tags convas_cuda,purego ./compute/gpu/ -> out/cuda/gpu-tests/gpu.test"
 	(cd "$here" && go test -c -tags convas_cuda,purego -o out/cuda/gpu-tests/gpu.test ./compute/gpu/)
-	readelf -d "$here/out/cuda/gpu-tests/gpu.test" | awk '/NEEDED/ {gsub(/[][]/, "", $5); print "  needs " $5}' >&2
+	log "go test -c -tags convas_cuda,purego ./compute/device/ -> out/cuda/gpu-tests/device.test"
+	(cd "$here" && go test -c -tags convas_cuda,purego -o out/cuda/gpu-tests/device.test ./compute/device/)
+	local t
+	for t in gpu device; do
+		log "$t.test links: $(readelf -d "$here/out/cuda/gpu-tests/$t.test" | awk '/NEEDED/ {gsub(/[][]/, "", $5); printf "%s ", $5}')"
+	done
 }
 
 # try_cu: the experiment. gorgonia.org/cu v0.9.6 against the CUDA 12 and cuDNN 9 headers, each

@@ -230,12 +230,14 @@ int cg_device_info(int index, cg_info *info, char *err) {
 	return CG_OK;
 }
 
-// cg_libs_open opens cuBLAS 12 and cuDNN 9 once per process.
+// cg_libs_open opens cuBLAS and cuDNN 9 once per process. cuBLAS 12 and 13 both serve: the
+// few functions used here (cublasCreate_v2, cublasSgemm_v2, cublasSetMathMode) kept their
+// signatures and enum values.
 static int cg_libs_open(char *err) {
 	int rc = CG_OK;
 	pthread_mutex_lock(&cg_lock);
 	if (!cg_cublas) {
-		const char *names[] = {"libcublas.so.12", "libcublas.so", NULL}, *which = "libcublas.so.12";
+		const char *names[] = {"libcublas.so.12", "libcublas.so.13", "libcublas.so", NULL}, *which = "libcublas.so.12";
 		void *h = cg_dlopen(names, &which, err);
 		if (!h || cg_resolve_cublas(h, which, err) != 0) {
 			if (h) dlclose(h);
