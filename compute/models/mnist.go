@@ -108,7 +108,7 @@ func (m *MNISTCNN) Build(batch int) (*Graph, error) {
 		return nil, fmt.Errorf("models: flatten %v: %w", h2.Shape(), err)
 	}
 	dense := func(name string, in, wt, b *G.Node, relu bool) (*G.Node, error) {
-		out, err := G.Mul(in, wt)
+		out, err := nn.MatMul(in, wt)
 		if err == nil {
 			out, err = nn.AddBias(out, b)
 		}

@@ -10,7 +10,7 @@ import (
 )
 
 // tinyCNN builds the MNIST recipe in miniature from these ops and stock Gorgonia nodes:
-// conv 4x4 SAME → AddBias → Rectify → MaxPool2D 2x2/2 SAME → reshape → Mul (dense) → AddBias
+// conv 4x4 SAME → AddBias → Rectify → MaxPool2D 2x2/2 SAME → reshape → MatMul (dense) → AddBias
 // → SoftmaxCrossEntropy. It returns the loss and the leaves x, w1, b1, w2, b2.
 func tinyCNN(t testing.TB, g *gorgonia.ExprGraph, r *rand.Rand) (*gorgonia.Node, gorgonia.Nodes) {
 	const n, c, h, w, o, k = 2, 2, 6, 5, 3, 4
@@ -25,7 +25,7 @@ func tinyCNN(t testing.TB, g *gorgonia.ExprGraph, r *rand.Rand) (*gorgonia.Node,
 	flat := must(t)(gorgonia.Reshape(pool, tensor.Shape{n, s[1] * s[2] * s[3]}))
 	w2 := randLeaf(g, r, dt, "w2", s[1]*s[2]*s[3], k)
 	b2 := randLeaf(g, r, dt, "b2", k)
-	logits := must(t)(AddBias(must(t)(gorgonia.Mul(flat, w2)), b2))
+	logits := must(t)(AddBias(must(t)(MatMul(flat, w2)), b2))
 	labels := leaf(g, dt, "labels", []float64{0, 0, 1, 0, 1, 0, 0, 0}, n, k)
 	loss := must(t)(SoftmaxCrossEntropy(logits, labels))
 	return loss, gorgonia.Nodes{x, w1, b1, w2, b2}
@@ -110,6 +110,8 @@ func TestUsePreallocDo(t *testing.T) {
 		{"MaxPool2D", &maxPool2DOp{poolParams: pp}, []gorgonia.Value{x}},
 		{"MaxPool2DBack", &maxPool2DBackOp{poolParams: pp}, []gorgonia.Value{x, pdy}},
 		{"AddBias", &addBiasOp{dims: 4}, []gorgonia.Value{x, b}},
+		{"MatMul", &matMulOp{}, []gorgonia.Value{z, dense(randData(r, 8), 4, 2)}},
+		{"MatMulTransposed", &matMulOp{transA: true, transB: true}, []gorgonia.Value{z, dense(randData(r, 6), 2, 3)}},
 		{"AddBiasGrad", &biasGradOp{dims: 4}, []gorgonia.Value{x}},
 		{"SoftmaxCrossEntropyGrad", &softmaxXentGradOp{}, []gorgonia.Value{z, z, gorgonia.NewF64(2)}},
 	}
