@@ -549,48 +549,38 @@ static void conv_descs_free(conv_descs *c) {
 // The most workspace an algorithm may ask for.
 #define CG_MAX_WORKSPACE ((size_t)1 << 30)
 
-int cg_conv_algo(cg_dev *d, const cg_conv *s, int pass, int *algo, size_t *workspace) {
+// CG_PICK appends the usable candidates of a perf array to algos.
+#define CG_PICK(perf, got) \
+	for (int i = 0; i < (got) && *count < max; i++) \
+		if ((perf)[i].status == CUDNN_STATUS_SUCCESS && (perf)[i].memory <= CG_MAX_WORKSPACE) \
+			algos[(*count)++] = (int)(perf)[i].algo;
+
+int cg_conv_algos(cg_dev *d, const cg_conv *s, int pass, int *algos, int max, int *count) {
 	conv_descs c;
 	int rc = conv_descs_make(d, s, &c), got = 0;
+	*count = 0;
 	if (rc != CG_OK) goto cleanup;
-	*algo = -1;
 	switch (pass) {
 	case CG_FWD: {
 		cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
 		DNN(p_cudnnGetConvolutionForwardAlgorithm_v7(d->dnn, c.x, c.w, c.conv, c.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf), "cudnnGetConvolutionForwardAlgorithm_v7");
-		for (int i = 0; i < got; i++)
-			if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= CG_MAX_WORKSPACE) {
-				*algo = perf[i].algo;
-				break;
-			}
-		if (*algo >= 0) DNN(p_cudnnGetConvolutionForwardWorkspaceSize(d->dnn, c.x, c.w, c.conv, c.y, *algo, workspace), "cudnnGetConvolutionForwardWorkspaceSize");
+		CG_PICK(perf, got)
 		break;
 	}
 	case CG_BWD_DATA: {
 		cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
 		DNN(p_cudnnGetConvolutionBackwardDataAlgorithm_v7(d->dnn, c.w, c.y, c.conv, c.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, perf), "cudnnGetConvolutionBackwardDataAlgorithm_v7");
-		for (int i = 0; i < got; i++)
-			if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= CG_MAX_WORKSPACE) {
-				*algo = perf[i].algo;
-				break;
-			}
-		if (*algo >= 0) DNN(p_cudnnGetConvolutionBackwardDataWorkspaceSize(d->dnn, c.w, c.y, c.conv, c.x, *algo, workspace), "cudnnGetConvolutionBackwardDataWorkspaceSize");
+		CG_PICK(perf, got)
 		break;
 	}
-	case CG_BWD_FILTER: {
+	default: {
 		cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
 		DNN(p_cudnnGetConvolutionBackwardFilterAlgorithm_v7(d->dnn, c.x, c.y, c.conv, c.w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, perf), "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
-		for (int i = 0; i < got; i++)
-			if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= CG_MAX_WORKSPACE) {
-				*algo = perf[i].algo;
-				break;
-			}
-		if (*algo >= 0) DNN(p_cudnnGetConvolutionBackwardFilterWorkspaceSize(d->dnn, c.x, c.y, c.conv, c.w, *algo, workspace), "cudnnGetConvolutionBackwardFilterWorkspaceSize");
-		break;
+		CG_PICK(perf, got)
 	}
 	}
-	if (*algo < 0) {
-		snprintf(d->err, CG_ERRLEN, "cuDNN has no algorithm for this convolution pass (%d candidates)", got);
+	if (*count == 0) {
+		snprintf(d->err, CG_ERRLEN, "cuDNN has no algorithm for this convolution pass (%d candidates, none usable)", got);
 		rc = CG_UNSUPPORTED;
 	}
 cleanup:

@@ -75,8 +75,9 @@ int cg_sync(cg_dev *d);
 // Row-major C (m x n) = alpha * op(A) op(B) + beta * C.
 int cg_gemm(cg_dev *d, int transa, int transb, int m, int n, int k, float alpha, uint64_t a,
 	uint64_t b, float beta, uint64_t c);
-// cg_conv_algo picks (and cg_conv runs) an algorithm for a pass; algo is cuDNN's number.
-int cg_conv_algo(cg_dev *d, const cg_conv *s, int pass, int *algo, size_t *workspace);
+// cg_conv_algos lists cuDNN's candidate algorithms for a pass, best first by its heuristics
+// (at most max, each needing at most 1 GiB of workspace); cg_conv_run runs one.
+int cg_conv_algos(cg_dev *d, const cg_conv *s, int pass, int *algos, int max, int *count);
 int cg_conv_run(cg_dev *d, const cg_conv *s, int pass, int algo, uint64_t x, uint64_t w, uint64_t y);
 int cg_pool_fwd(cg_dev *d, const cg_pool *p, uint64_t x, uint64_t y);
 int cg_pool_bwd(cg_dev *d, const cg_pool *p, uint64_t x, uint64_t y, uint64_t dy, uint64_t dx);

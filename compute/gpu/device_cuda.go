@@ -154,15 +154,18 @@ type algoChoice struct {
 // Open opens device index (as Devices numbers them): it loads cuBLAS and cuDNN, makes the
 // device's primary context current on a thread of its own and loads the kernels.
 func Open(index int, opt Options) (*Device, error) {
-	infos, err := Devices()
-	if err != nil {
+	if err := openDriver(driverName); err != nil {
 		return nil, err
 	}
-	if index < 0 || index >= len(infos) {
-		return nil, fmt.Errorf("%w: cuda:%d asked for, %d device(s) found", ErrNoDevice, index, len(infos))
+	var msg [C.CG_ERRLEN]C.char
+	var count C.int
+	if rc := C.cg_device_count(&count, &msg[0]); rc != C.CG_OK {
+		return nil, wrap(rc, "counting devices", C.GoString(&msg[0]))
+	}
+	if index < 0 || index >= int(count) {
+		return nil, fmt.Errorf("%w: cuda:%d asked for, %d device(s) found", ErrNoDevice, index, int(count))
 	}
 	d := &Device{
-		info:  infos[index],
 		reqs:  make(chan *request),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
@@ -195,6 +198,14 @@ func (d *Device) loop(index int, opt Options, started chan<- error) {
 		started <- wrap(code, fmt.Sprintf("opening cuda:%d", index), C.GoString(&msg[0]))
 		return
 	}
+	// With the primary context retained, asking for the device's description is cheap.
+	info, err := deviceInfo(index)
+	if err != nil {
+		C.cg_close(d.dev)
+		started <- err
+		return
+	}
+	d.info = info
 	started <- nil
 	defer func() {
 		for p := range d.live {
@@ -372,21 +383,36 @@ func (d *Device) conv(c Conv, pass Pass, x, w, y *Buffer) error {
 	key := algoKey{c, pass}
 	var cached error
 	err := d.do(fmt.Sprintf("convolution %v %+v", pass, c), func(dev *C.cg_dev) C.int {
-		ch, ok := d.algos[key]
-		if !ok {
-			var algo C.int
-			var ws C.size_t
-			if rc := C.cg_conv_algo(dev, &cc, C.int(pass), &algo, &ws); rc != C.CG_OK {
-				ch.err = wrap(rc, "choosing the algorithm", C.GoString(C.cg_err(dev)))
+		run := func(algo C.int) C.int {
+			return C.cg_conv_run(dev, &cc, C.int(pass), algo, C.uint64_t(x.ptr), C.uint64_t(w.ptr), C.uint64_t(y.ptr))
+		}
+		if ch, ok := d.algos[key]; ok {
+			if ch.err != nil {
+				cached = ch.err
+				return C.CG_OK
 			}
-			ch.algo = algo
-			d.algos[key] = ch
+			return run(ch.algo)
 		}
-		if ch.err != nil {
-			cached = ch.err
-			return C.CG_OK
+		// The first call for a shape and pass: cuDNN's candidates in its order, the first that
+		// runs is kept. A candidate the heuristics offer may still refuse the shape at run time.
+		var algos [16]C.int
+		var n C.int
+		if rc := C.cg_conv_algos(dev, &cc, C.int(pass), &algos[0], C.int(len(algos)), &n); rc != C.CG_OK {
+			d.algos[key] = algoChoice{err: wrap(rc, "choosing the algorithm", C.GoString(C.cg_err(dev)))}
+			return rc
 		}
-		return C.cg_conv_run(dev, &cc, C.int(pass), ch.algo, C.uint64_t(x.ptr), C.uint64_t(w.ptr), C.uint64_t(y.ptr))
+		var rc C.int
+		for _, algo := range algos[:n] {
+			if rc = run(algo); rc == C.CG_OK {
+				d.algos[key] = algoChoice{algo: algo}
+				return rc
+			}
+			if rc == C.CG_OOM {
+				return rc // not the algorithm's fault: try again later
+			}
+		}
+		d.algos[key] = algoChoice{err: wrap(rc, fmt.Sprintf("every one of cuDNN's %d candidate algorithms failed; the last", n), C.GoString(C.cg_err(dev)))}
+		return rc
 	})
 	if err == nil && cached != nil {
 		err = fmt.Errorf("convolution %v %+v: %w", pass, c, cached)

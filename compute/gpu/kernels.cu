@@ -47,8 +47,8 @@ extern "C" __global__ void cv_crop(const float *__restrict__ x, float *__restric
 // unpadded input cells under its window) for an input of h x w padded by top and left. cuDNN's
 // average pooling over an explicitly padded input divides by kh*kw; TensorFlow's 'SAME' average
 // divides by the real cells only. The same factor scales the output gradient before cuDNN's
-// backward pass spreads it.
-extern "C" __global__ void cv_pool_rescale(const float *__restrict__ x, float *__restrict__ y,
+// backward pass spreads it. x and y may be the same array (no __restrict__).
+extern "C" __global__ void cv_pool_rescale(const float *x, float *y,
 	i64 planes, int oh, int ow, int h, int w, int kh, int kw, int sh, int sw, int top, int left)
 {
 	GRID_STRIDE(i, planes * oh * ow) {
