@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"image/png"
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/disintegration/imaging"
@@ -43,6 +44,9 @@ type (
 	// StyleImage is a planar RGB picture of float32 pixel values.
 	StyleImage = style.Image
 )
+
+// StyleCoarseStart is the long side of the first size of a coarse-to-fine transfer.
+const StyleCoarseStart = style.CoarseStart
 
 // StyleSettingsKey is the keyword of the PNG tEXt chunk that holds a transfer's settings as JSON.
 const StyleSettingsKey = "convas:style"
@@ -163,8 +167,14 @@ func (a *App) NewStyle(cfg style.Config) (*StyleRun, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newStyleRun(cfg, net)
+}
+
+// newStyleRun is NewStyle once the network is loaded: it opens the pictures and checks the run.
+func newStyleRun(cfg style.Config, net style.Network) (*StyleRun, error) {
 	cfg = cfg.Clone()
 	r := &StyleRun{Config: cfg, net: net, Events: make(chan style.Event, 64)}
+	var err error
 	if r.Content, err = OpenStylePicture(cfg.Content); err != nil {
 		return nil, err
 	}
@@ -398,12 +408,85 @@ func (a *App) LoadStylePreset(nameOrFile string) (StylePreset, error) {
 	return findPreset("style", "style-", nameOrFile, a.StylePresets(), func(p StylePreset) string { return p.Name }, ParseStylePreset)
 }
 
-// StyleEstimate returns the memory in bytes a transfer of cfg needs at most and a guess of the
-// time one iteration takes, for the network cfg.Model names; cfg.Size must be set.
-func (a *App) StyleEstimate(cfg style.Config) (int64, time.Duration, error) {
-	net, err := a.LoadStyleNetwork(cfg.Model)
-	if err != nil {
-		return 0, 0, err
+// StyleEstimate is what a transfer needs before it starts, and where its time comes from.
+type StyleEstimate struct {
+	style.Estimation
+	// Timing is the model of a step's time measured on this machine for the network and the
+	// layers (style.MeasureTiming); its zero value when none was measured yet, and Step is 0.
+	Timing style.Timing
+}
+
+// StyleEstimator estimates transfers while their settings are edited: the memory and, once
+// measured, the time of an iteration. It keeps the networks it loaded and one measured Timing
+// per network and layer set, so that only the first estimate of a set times steps (a second or
+// two). It is safe for concurrent use; its estimates run one at a time.
+type StyleEstimator struct {
+	a       *App
+	mu      sync.Mutex
+	nets    map[string]style.Network
+	timings map[string]style.Timing
+}
+
+// NewStyleEstimator returns an estimator with nothing measured yet.
+func (a *App) NewStyleEstimator() *StyleEstimator {
+	return &StyleEstimator{a: a, nets: map[string]style.Network{}, timings: map[string]style.Timing{}}
+}
+
+// Estimate estimates a transfer of cfg on the network cfg.Model names, for a square picture of
+// cfg.Size pixels, or, when cfg.Size is 0, of the long side of the content picture (read from
+// its header). With measure, a network and layer set without a Timing yet has one measured
+// first (a front end passes false while a transfer runs: the measurement would slow it and be
+// slowed by it); without, the estimate's Step is 0 until one is. ctx stops a measurement.
+func (e *StyleEstimator) Estimate(ctx context.Context, cfg style.Config, measure bool) (StyleEstimate, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if cfg.Size == 0 && cfg.Content != "" {
+		side, err := longSide(cfg.Content)
+		if err != nil {
+			return StyleEstimate{}, err
+		}
+		cfg.Size = max(side, 16)
 	}
-	return style.Estimate(cfg, net)
+	net := e.nets[cfg.Model]
+	if net == nil {
+		var err error
+		if net, err = e.a.LoadStyleNetwork(cfg.Model); err != nil {
+			return StyleEstimate{}, err
+		}
+		e.nets[cfg.Model] = net
+	}
+	key := timingKey(cfg)
+	t, ok := e.timings[key]
+	if !ok && measure {
+		if err := cfg.Validate(); err != nil {
+			return StyleEstimate{}, err
+		}
+		var err error
+		if t, err = style.MeasureTiming(ctx, cfg, net); err != nil {
+			return StyleEstimate{}, err
+		}
+		e.timings[key] = t
+	}
+	est, err := style.Estimate(cfg, net, t)
+	return StyleEstimate{Estimation: est, Timing: t}, err
+}
+
+// timingKey names the network and the layer set of cfg: what a Timing belongs to.
+func timingKey(cfg style.Config) string {
+	return cfg.Model + "|" + strings.Join(slices.Sorted(maps.Keys(cfg.ContentLayers)), ",") + "|" +
+		strings.Join(slices.Sorted(maps.Keys(cfg.StyleLayers)), ",")
+}
+
+// longSide returns the long side in pixels of a picture file, from its header.
+func longSide(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("picture %s: %s", path, unwrapPath(err))
+	}
+	defer f.Close()
+	c, _, err := image.DecodeConfig(f)
+	if err != nil {
+		return 0, fmt.Errorf("picture %s: %v", path, err)
+	}
+	return max(c.Width, c.Height), nil
 }

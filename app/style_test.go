@@ -1,14 +1,21 @@
 package app
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"image"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/disintegration/imaging"
+
+	"convas/compute/models"
 	"convas/compute/style"
 )
 
@@ -37,7 +44,7 @@ func TestStylePresets(t *testing.T) {
 		t.Fatal(err)
 	}
 	q.Config.Size = 64
-	if _, _, err := style.Estimate(q.Config, net); err != nil {
+	if _, err := style.Estimate(q.Config, net, style.Timing{}); err != nil {
 		t.Errorf("the trunk's preset does not fit its network: %v", err)
 	}
 	if n := len(a.StylePresets()); n != 2 {
@@ -208,5 +215,167 @@ func TestStyleRunWithTheTrunk(t *testing.T) {
 	}
 	if s := r.Settings(); s.ContentWeight != 2 || s.StyleLayers["mixed0"] != 5 {
 		t.Errorf("settings %+v do not hold the weights in effect", s)
+	}
+}
+
+// TestStyleEstimator estimates the trunk's preset: without a measurement the time is unknown;
+// measured once, it is kept for the network and layer set, and grows with the size; size 0 takes
+// the content picture's long side; a budget too small gives the largest size that fits.
+func TestStyleEstimator(t *testing.T) {
+	a := testApp(t)
+	e := a.NewStyleEstimator()
+	cfg := tinyTrunkConfig(t, a)
+	got, err := e.Estimate(context.Background(), cfg, false)
+	if err != nil || got.Step != 0 || got.Bytes <= 0 || !got.Fits() || got.H != 64 {
+		t.Fatalf("unmeasured: %+v, %v", got, err)
+	}
+	if testing.Short() {
+		return
+	}
+	got, err = e.Estimate(context.Background(), cfg, true)
+	if err != nil || got.Step <= 0 || got.Timing.PerGFLOP <= 0 {
+		t.Fatalf("measured: %+v, %v", got, err)
+	}
+	t.Logf("trunk at 64: %v a step (timing %+v)", got.Step, got.Timing)
+	big := cfg.Clone()
+	big.Size = 256
+	big.StyleLayers["conv2d_1"] = 7 // a weight: the same layer set, the same timing
+	got2, err := e.Estimate(context.Background(), big, false)
+	if err != nil || got2.Timing != got.Timing || !(got2.Step > 2*got.Step) {
+		t.Errorf("256 pixels: %v a step, timing %+v; 64 pixels: %v", got2.Step, got2.Timing, got.Step)
+	}
+	other := cfg.Clone()
+	delete(other.StyleLayers, "mixed2")
+	if o, _ := e.Estimate(context.Background(), other, false); o.Step != 0 {
+		t.Errorf("another layer set has a timing before one is measured: %+v", o.Timing)
+	}
+	whole := cfg.Clone()
+	whole.Size = 0 // chelsea.png, 451 x 300
+	if w, err := e.Estimate(context.Background(), whole, false); err != nil || w.H != 451 || w.W != 451 {
+		t.Errorf("size 0: %dx%d, %v; want chelsea's long side, 451", w.W, w.H, err)
+	}
+	tight := cfg.Clone()
+	tight.Size, tight.MemoryMiB = 256, 150
+	tt, err := e.Estimate(context.Background(), tight, false)
+	if err != nil || tt.Fits() || tt.Largest < 16 || tt.Largest >= 256 || !strings.Contains(fmt.Sprint(tt.Err()), fmt.Sprintf("size = %d", tt.Largest)) {
+		t.Errorf("over budget: %+v, %v", tt, tt.Err())
+	}
+}
+
+// TestStyleEstimateDuringARun estimates with the trunk again and again while a transfer with
+// the trunk runs, as the panel does when settings are edited mid-run: under go test -race this
+// checks that building graphs at once shares nothing.
+func TestStyleEstimateDuringARun(t *testing.T) {
+	a := testApp(t)
+	cfg := tinyTrunkConfig(t, a)
+	cfg.Iterations = 3
+	r, err := a.NewStyle(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := r.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range r.Events {
+		}
+	}()
+	e := a.NewStyleEstimator()
+	est := cfg.Clone()
+	n := 0
+	for sz := 80; job.State() <= Paused; sz += 8 {
+		est.Size = sz
+		if _, err := e.Estimate(context.Background(), est, false); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if err := job.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d estimates during the run", n)
+}
+
+// TestStyleNetPresetWithVGG19 runs the recipe's preset as written (presets/style-stylenet.toml:
+// VGG-19, noise, Adam at 10, 100 generations, a picture every 25, the content picture's own
+// size) on a small content picture, with VGG-19 of the real shapes and random weights in place
+// of the .mat, which cannot be fetched here: from LoadStyleNetwork's result on, the code path is
+// the real one (NewStyle's checks, the job, Run, SaveStylePNG). -short runs 4 generations.
+func TestStyleNetPresetWithVGG19(t *testing.T) {
+	a := testApp(t)
+	p, err := a.LoadStylePreset(StyleRecipePreset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := p.Config.Clone()
+	dir := t.TempDir()
+	content := filepath.Join(dir, "chelsea-48.png")
+	m, err := imaging.Open(chelseaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := imaging.Save(imaging.Resize(m, 48, 32, imaging.Lanczos), content); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Content, cfg.Styles = content, []StylePicture{{Image: screamFile, Weight: 1}}
+	if testing.Short() {
+		cfg.Iterations, cfg.Every = 4, 2
+	}
+	r, err := newStyleRun(cfg, style.VGG{M: models.NewVGG19Random(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := r.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var its []StyleIteration
+	var saved []int
+	for ev := range r.Events {
+		if it, ok := ev.(StyleIteration); ok {
+			its = append(its, it)
+		}
+		if s, ok := ev.(StyleSaved); ok {
+			saved = append(saved, s.Step)
+		}
+		if _, ok := ev.(StyleDone); ok {
+			break
+		}
+	}
+	if err := job.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if len(its) != cfg.Iterations || len(saved) != cfg.Iterations/cfg.Every || saved[len(saved)-1] != cfg.Iterations {
+		t.Fatalf("%d iterations, saved at %v", len(its), saved)
+	}
+	first, last := its[0].Losses, its[len(its)-1].Losses
+	t.Logf("losses %+v -> %+v", first, last)
+	for _, l := range []float64{first.Content, first.Style, first.TV, last.Total} {
+		if !(l >= 0) || math.IsInf(l, 0) {
+			t.Fatalf("a loss is %v", l)
+		}
+	}
+	if !(last.Total < first.Total) || !(last.Style < first.Style) {
+		t.Errorf("the loss did not fall: %+v -> %+v", first, last)
+	}
+	res := r.Result()
+	if res == nil || res.W != 48 || res.H != 32 {
+		t.Fatalf("result %v, want the content picture's 48x32 (size = 0)", res)
+	}
+	out := filepath.Join(dir, "cat.png")
+	if err := SaveStylePNG(out, res, r.Settings()); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadStyleSettings(out)
+	if err != nil || back.Model != style.VGG19Name || back.StyleWeight != 500 || back.ContentLayers["relu4_2"] != 0.5 {
+		t.Errorf("settings read back %+v, %v", back, err)
+	}
+	if f, err := os.Open(out); err == nil {
+		c, _, err := image.DecodeConfig(f)
+		f.Close()
+		if err != nil || c.Width != 48 || c.Height != 32 {
+			t.Errorf("saved %dx%d, %v", c.Width, c.Height, err)
+		}
 	}
 }

@@ -36,6 +36,8 @@ func styleCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	styleWeight := fs.Float64("style-weight", 0, fmt.Sprintf("weight `W` of the style loss (recipe: %g)", def.StyleWeight))
 	tvWeight := fs.Float64("tv-weight", 0, fmt.Sprintf("weight `W` of the total-variation loss (recipe: %g)", def.TVWeight))
 	preserve := fs.Bool("preserve-colors", false, "keep the content picture's colours: transfer the luminance only")
+	styleScale := fs.Float64("style-scale", 0, fmt.Sprintf("size `S` of the style pictures, as a multiple of the result's width (recipe: %g)", def.StyleScale))
+	coarse := fs.Bool("coarse-to-fine", false, fmt.Sprintf("start at a long side of %d px and step up by sqrt(2) to --size, --iterations steps at each", style.CoarseStart))
 	init := fs.String("init", "", "start from `noise` (the recipe), content, or a picture FILE")
 	seed := fs.Int64("seed", 0, "random seed `S` of the starting noise")
 	every := fs.Int("every", 0, fmt.Sprintf("log the losses and write the picture as OUT-NNNN.png every `N` steps (default: log only, every preset's every steps; recipe: %d)", def.Every))
@@ -65,7 +67,8 @@ func styleCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 		"content-weight": func() { cfg.ContentWeight = *contentWeight }, "style-weight": func() { cfg.StyleWeight = *styleWeight },
 		"tv-weight": func() { cfg.TVWeight = *tvWeight }, "preserve-colors": func() { cfg.PreserveColors = *preserve },
 		"init": func() { cfg.Init = *init }, "seed": func() { cfg.Seed = *seed }, "every": func() { cfg.Every = *every },
-		"memory": func() { cfg.MemoryMiB = *memory },
+		"memory": func() { cfg.MemoryMiB = *memory }, "style-scale": func() { cfg.StyleScale = *styleScale },
+		"coarse-to-fine": func() { cfg.CoarseToFine = *coarse },
 	} {
 		if set[name] {
 			apply()

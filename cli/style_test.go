@@ -66,6 +66,7 @@ func TestStyleBadInputIsOneLine(t *testing.T) {
 		{append(base, "--tv-weight", "-1"), "tv_weight = -1"},
 		{append(base, "--every", "0"), "--every 0"},
 		{append(base, "--size", "2000", "--memory", "300"), "a long side of at most"},
+		{append(base, "--style-scale", "0"), "style_scale = 0"},
 	}
 	for _, c := range cases {
 		var stdout, stderr bytes.Buffer
@@ -76,5 +77,30 @@ func TestStyleBadInputIsOneLine(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("a failed transfer wrote its output")
+	}
+}
+
+// TestStyleCoarseToFineAndInit runs two sizes (long sides 256 and 300) starting from a given
+// picture, with the style at half scale: the settings hold all
+// three, and the steps count over both sizes.
+func TestStyleCoarseToFineAndInit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the trunk at 256 and 300 pixels")
+	}
+	a := newApp(t)
+	d := t.TempDir()
+	out := filepath.Join(d, "out.png")
+	var stdout, stderr bytes.Buffer
+	args := []string{"--content", styleContentFile, "--style", styleStyleFile, "--size", "300", "--iterations", "1",
+		"--coarse-to-fine", "--init", styleStyleFile, "--style-scale", "0.5", "--out", out}
+	if err := styleCmd(a, args, &stdout, &stderr); err != nil {
+		t.Fatalf("%v (stderr %q)", err, stderr.String())
+	}
+	cfg, err := app.ReadStyleSettings(out)
+	if err != nil || !cfg.CoarseToFine || cfg.Init != styleStyleFile || cfg.StyleScale != 0.5 {
+		t.Fatalf("settings %+v, %v", cfg, err)
+	}
+	if s := stdout.String(); !strings.Contains(s, "Wrote "+out+" (300x200) with inceptionv3-trunk, 2 steps") {
+		t.Errorf("stdout %q", s)
 	}
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"image/color"
@@ -9,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -51,7 +53,10 @@ type StylePanel struct {
 	estimate               *widget.Label
 	optimizerSel           *widget.Select
 	fields                 map[string]*widget.Entry
-	preserve               *widget.Check
+	preserve, coarse       *widget.Check
+	initSel                *widget.Select
+	initPath               string // the starting picture of init "picture"
+	initLabel              *widget.Label
 
 	startBtn, pauseBtn, stopBtn, saveBtn *widget.Button
 	result                               *canvas.Image
@@ -64,7 +69,35 @@ type StylePanel struct {
 	cfg app.StyleConfig // the preset as chosen, before the form's changes
 	run *app.StyleRun
 	job *app.Job
+
+	// The live estimate: every change of the settings asks for one (estimateSeq counts the
+	// asks, on the UI goroutine); after estimateDelay without another, it is computed off the UI
+	// goroutine; a result is shown only if no newer ask came meanwhile.
+	estimator     *app.StyleEstimator
+	estimateSeq   int64
+	estimateAsked atomic.Int64 // estimateSeq, for the estimating goroutines
+	estimateTimer *time.Timer
+	estimated     *app.StyleEstimate // the estimate shown, of the settings as they are when estimateShown == estimateSeq
+	estimateShown int64
+	estimateRuns  atomic.Int32 // estimates computed, for tests
+
+	framesShown int // frames put on the result preview during the current run
 }
+
+// estimateDelay is how long the settings must rest before they are estimated.
+const estimateDelay = 300 * time.Millisecond
+
+// frameInterval is the shortest time between two frames on the preview (60 Hz): every
+// generation is shown when generations take longer.
+const frameInterval = time.Second / 60
+
+// Init choices of the panel: the recipe's noise, the content picture, or a picture of the
+// user's.
+const (
+	initNoise   = "noise"
+	initContent = "content"
+	initPicture = "picture"
+)
 
 // styleRow is one more style picture of a blend, with its weight.
 type styleRow struct {
@@ -98,6 +131,7 @@ func NewStylePanel(core *app.App, win fyne.Window, do func(func())) *StylePanel 
 		if n := p.networks[t]; n.Available {
 			p.selectPreset(n.Preset)
 		}
+		p.requestEstimate()
 	})
 	for _, k := range []string{"content", "style", "tv"} {
 		k := k
@@ -117,12 +151,24 @@ func NewStylePanel(core *app.App, win fyne.Window, do func(func())) *StylePanel 
 		p.fields[k] = widget.NewEntry()
 	}
 	p.preserve = widget.NewCheck("Keep the content's colours", nil)
+	p.coarse = widget.NewCheck(fmt.Sprintf("Coarse to fine (from %d px up by √2)", app.StyleCoarseStart), func(bool) { p.requestEstimate() })
+	p.initSel = widget.NewSelect([]string{initNoise, initContent, initPicture}, func(s string) {
+		if s == initPicture && p.initPath == "" {
+			p.InitDialog()
+		}
+	})
+	p.initLabel = widget.NewLabel("")
+	p.optimizerSel.OnChanged = func(string) { p.requestEstimate() }
+	for _, k := range []string{"iterations", "size", "style_scale"} {
+		p.fields[k].OnChanged = func(string) { p.requestEstimate() }
+	}
+	p.estimator = core.NewStyleEstimator()
 	var titles []string
 	for _, pr := range core.StylePresets() {
 		titles = append(titles, pr.Title)
 		p.presets[pr.Title] = pr
 	}
-	p.presetSel = widget.NewSelect(titles, func(t string) { p.applyPreset(p.presets[t]) })
+	p.presetSel = widget.NewSelect(titles, func(t string) { p.applyPreset(p.presets[t]); p.requestEstimate() })
 
 	p.startBtn = widget.NewButtonWithIcon("Stylize", theme.MediaPlayIcon(), p.Start)
 	p.startBtn.Importance = widget.HighImportance
@@ -187,7 +233,10 @@ func (p *StylePanel) View() fyne.CanvasObject {
 	for _, k := range styleFields {
 		form.Append(k, p.fields[k])
 	}
+	form.Append("Start from", container.NewBorder(nil, nil, nil,
+		container.NewHBox(p.initLabel, widget.NewButtonWithIcon("", theme.FolderOpenIcon(), p.InitDialog)), p.initSel))
 	form.Append("", p.preserve)
+	form.Append("", p.coarse)
 	form.Append("Layers", p.layerChecks)
 	left := container.NewBorder(nil, container.NewVBox(p.estimate, container.NewHBox(p.startBtn, p.pauseBtn, p.stopBtn, p.saveBtn), p.status),
 		nil, nil, container.NewVScroll(form))
@@ -228,6 +277,7 @@ func (p *StylePanel) setPicture(dst *string, img *canvas.Image, path string) {
 			img.Image = m.ToNRGBA()
 			img.Refresh()
 			p.updateButtons()
+			p.requestEstimate()
 		})
 	}()
 }
@@ -291,6 +341,15 @@ func (p *StylePanel) applyPreset(pr app.StylePreset) {
 		p.fields[k].SetText(v)
 	}
 	p.preserve.SetChecked(c.PreserveColors)
+	p.coarse.SetChecked(c.CoarseToFine)
+	switch c.Init {
+	case initNoise, initContent:
+		p.initSel.SetSelected(c.Init)
+	default:
+		p.initPath = c.Init
+		p.initLabel.SetText(filepath.Base(c.Init))
+		p.initSel.SetSelected(initPicture)
+	}
 	p.layerChecks.Objects = nil
 	p.layerOn = map[string]*widget.Check{}
 	p.layerWeight = map[string]*widget.Entry{}
@@ -395,6 +454,16 @@ func (p *StylePanel) readConfig() (app.StyleConfig, error) {
 	cfg.ContentLayers, cfg.StyleLayers = w.ContentLayers, w.StyleLayers
 	cfg.Optimizer = p.optimizerSel.Selected
 	cfg.PreserveColors = p.preserve.Checked
+	cfg.CoarseToFine = p.coarse.Checked
+	switch p.initSel.Selected {
+	case initNoise, initContent:
+		cfg.Init = p.initSel.Selected
+	case initPicture:
+		if p.initPath == "" {
+			return cfg, fmt.Errorf("start from: choose the starting picture")
+		}
+		cfg.Init = p.initPath
+	}
 	ints := map[string]*int{"iterations": &cfg.Iterations, "size": &cfg.Size, "every": &cfg.Every}
 	for k, dst := range ints {
 		v, err := strconv.Atoi(strings.TrimSpace(p.fields[k].Text))
@@ -429,18 +498,17 @@ func (p *StylePanel) Start() {
 		showError(err, p.win)
 		return
 	}
+	// The estimate of these very settings says they do not fit: refuse at once, with the largest
+	// size that does (NewStyle checks the real pictures again).
+	if e := p.estimated; e != nil && p.estimateShown == p.estimateSeq && !e.Fits() {
+		p.status.SetText(e.Err().Error())
+		showError(e.Err(), p.win)
+		return
+	}
 	p.status.SetText("Loading the network and the pictures...")
 	setEnabled(p.startBtn, false)
 	go func() {
-		// One goroutine builds the estimate's graph, then starts the job: Gorgonia's graph
-		// construction is not safe to run concurrently (a package-level counter).
 		r, err := p.core.NewStyle(cfg)
-		var estimate string
-		if err == nil && cfg.Model == "inceptionv3-trunk" {
-			if bytes, per, err := p.core.StyleEstimate(cfg); err == nil {
-				estimate = estimateText(bytes, per, cfg.Iterations)
-			}
-		}
 		var job *app.Job
 		if err == nil {
 			job, err = r.Start()
@@ -453,7 +521,7 @@ func (p *StylePanel) Start() {
 				return
 			}
 			p.run, p.job = r, job
-			p.estimate.SetText(estimate)
+			p.framesShown = 0
 			p.strip.Objects = nil
 			p.strip.Refresh()
 			p.status.SetText("Stylizing with " + cfg.Model)
@@ -463,8 +531,8 @@ func (p *StylePanel) Start() {
 	}()
 }
 
-// drain coalesces a run's events: the newest frame at most 10 times a second, the chart at most
-// 4 times a second, every saved generation.
+// drain coalesces a run's events: every frame, or the newest at most 60 times a second, the
+// chart at most 4 times a second, every saved generation, and the rest 10 times a second.
 func (p *StylePanel) drain(r *app.StyleRun, job *app.Job) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -473,7 +541,8 @@ func (p *StylePanel) drain(r *app.StyleRun, job *app.Job) {
 	var last *app.StyleIteration
 	var saved []image.Image
 	var final image.Image
-	lastChart := time.Time{}
+	lastChart, lastFrame := time.Time{}, time.Time{}
+	var frameDue <-chan time.Time // when the frame held back may be shown
 	flush := func(force bool) {
 		var chart image.Image
 		if last != nil && (force || time.Since(lastChart) > 250*time.Millisecond) {
@@ -485,6 +554,9 @@ func (p *StylePanel) drain(r *app.StyleRun, job *app.Job) {
 		}
 		f, c, s, fin, it := frame, chart, saved, final, last
 		p.do(func() { p.apply(f, c, s, fin, it) })
+		if frame != nil {
+			lastFrame, frameDue = time.Now(), nil
+		}
 		frame, saved, final, last = nil, nil, nil, nil
 	}
 	handle := func(e app.StyleEvent) {
@@ -494,6 +566,13 @@ func (p *StylePanel) drain(r *app.StyleRun, job *app.Job) {
 			last = &e
 		case app.StyleFrame:
 			frame = e.Img.ToNRGBA()
+			// Every generation when they come slower than 60 a second; the newest otherwise, as
+			// soon as 1/60 s has passed since the last.
+			if wait := frameInterval - time.Since(lastFrame); wait <= 0 {
+				flush(false)
+			} else if frameDue == nil {
+				frameDue = time.After(wait)
+			}
 		case app.StyleSaved:
 			saved = append(saved, e.Img.ToNRGBA())
 		case app.StyleDone:
@@ -505,6 +584,8 @@ func (p *StylePanel) drain(r *app.StyleRun, job *app.Job) {
 		case e := <-r.Events:
 			handle(e)
 		case <-tick.C:
+			flush(false)
+		case <-frameDue:
 			flush(false)
 		case <-job.Done():
 			for len(r.Events) > 0 {
@@ -522,6 +603,7 @@ func (p *StylePanel) apply(frame, chart image.Image, saved []image.Image, final 
 	if frame != nil {
 		p.result.Image = frame
 		p.result.Refresh()
+		p.framesShown++
 	}
 	if final != nil {
 		p.result.Image = final
@@ -559,6 +641,7 @@ func (p *StylePanel) finished(job *app.Job, err error) {
 		p.status.SetText("Done. Save PNG keeps the picture with its settings.")
 	}
 	p.updateButtons()
+	p.requestEstimate() // the time may not have been measured while it ran
 }
 
 // TogglePause pauses or resumes the transfer.
@@ -608,8 +691,6 @@ func lossChart(its []app.StyleIteration) image.Image {
 	pl := plot.New()
 	pl.Title.Text = "Losses"
 	pl.X.Label.Text = "Generation"
-	pl.Y.Scale = plot.LogScale{}
-	pl.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	series := []struct {
 		name string
 		get  func(app.StyleLosses) float64
@@ -619,6 +700,7 @@ func lossChart(its []app.StyleIteration) image.Image {
 		{"style", func(l app.StyleLosses) float64 { return l.Style }},
 		{"TV", func(l app.StyleLosses) float64 { return l.TV }},
 	}
+	lines := 0
 	for i, s := range series {
 		pts := plotter.XYs{}
 		for _, it := range its {
@@ -636,6 +718,12 @@ func lossChart(its []app.StyleIteration) image.Image {
 		l.Color = chartColours[i%len(chartColours)]
 		pl.Add(l)
 		pl.Legend.Add(s.name, l)
+		lines++
+	}
+	// A log scale needs a positive value: all-zero losses (every weight 0) keep a linear axis.
+	if lines > 0 {
+		pl.Y.Scale = plot.LogScale{}
+		pl.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
 	c := vgimg.New(4*vg.Inch, 3*vg.Inch)
 	pl.Draw(draw.New(c))
@@ -676,14 +764,113 @@ func (p *StylePanel) AddStyle(path string, weight float64) {
 			}
 		}
 		p.extraBox.Remove(r.row)
+		p.requestEstimate()
 	}
 	p.extraStyles = append(p.extraStyles, r)
 	p.extraBox.Add(r.row)
+	p.requestEstimate()
 }
 
-// estimateText describes what a transfer needs, shown before its job starts.
-func estimateText(bytes int64, per time.Duration, iterations int) string {
-	total := time.Duration(iterations) * per
-	return fmt.Sprintf("Needs about %d MiB; about %s per iteration, %s in all (a guess from the FLOPs; the live ETA follows the real pace).",
-		bytes>>20, per.Round(10*time.Millisecond), total.Round(time.Second))
+// InitDialog picks the picture a transfer starts from.
+func (p *StylePanel) InitDialog() {
+	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err != nil || r == nil {
+			if p.initPath == "" {
+				p.initSel.SetSelected(initNoise)
+			}
+			return
+		}
+		p.SetInitPicture(r.URI().Path())
+		r.Close()
+	}, p.win)
+	d.SetFilter(storage.NewExtensionFileFilter([]string{".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff"}))
+	d.Show()
+}
+
+// SetInitPicture makes the transfer start from the picture at path.
+func (p *StylePanel) SetInitPicture(path string) {
+	p.initPath = path
+	p.initLabel.SetText(filepath.Base(path))
+	p.initSel.SetSelected(initPicture)
+}
+
+// requestEstimate asks for an estimate of the settings as they are now. It runs on the UI
+// goroutine: it reads the form, and after estimateDelay without another request the estimate
+// is computed on a goroutine of its own (the first of a network and layer set also times a
+// step, unless a transfer is running); the result is shown only if it is still the latest.
+func (p *StylePanel) requestEstimate() {
+	if p.estimator == nil || p.estimate == nil {
+		return // still being built
+	}
+	p.estimateSeq++
+	seq := p.estimateSeq
+	p.estimateAsked.Store(seq)
+	if p.estimateTimer != nil {
+		p.estimateTimer.Stop()
+	}
+	cfg, err := p.readConfig()
+	if err != nil {
+		p.estimated, p.estimateShown = nil, seq
+		p.estimate.SetText("Estimate: " + err.Error())
+		return
+	}
+	measure := !p.running()
+	p.estimateTimer = time.AfterFunc(estimateDelay, func() {
+		if p.estimateAsked.Load() != seq {
+			return // a newer request is on its way
+		}
+		if measure {
+			p.do(func() {
+				if seq == p.estimateSeq && p.estimated == nil {
+					p.estimate.SetText("Estimating: timing a step of this network...")
+				}
+			})
+		}
+		e, err := p.estimator.Estimate(context.Background(), cfg, measure)
+		p.estimateRuns.Add(1)
+		p.do(func() {
+			if seq != p.estimateSeq {
+				return // stale: the settings changed meanwhile
+			}
+			p.estimateShown = seq
+			if err != nil {
+				p.estimated = nil
+				p.estimate.SetText("Estimate: " + err.Error())
+				return
+			}
+			p.estimated = &e
+			p.estimate.SetText(estimateText(e, cfg.Iterations, p.running()))
+		})
+	})
+}
+
+// estimateText describes what a transfer needs and where the time comes from.
+func estimateText(e app.StyleEstimate, iterations int, running bool) string {
+	if !e.Fits() {
+		return "Too large: " + strings.TrimPrefix(e.Err().Error(), "style: ") + "."
+	}
+	text := fmt.Sprintf("Up to %dx%d px: about %d MiB of the %d MiB budget", e.W, e.H, (e.Bytes+1<<20-1)>>20, e.Budget>>20)
+	if e.Step <= 0 {
+		if running {
+			return text + "; the time of an iteration is timed once no transfer runs."
+		}
+		return text + "."
+	}
+	t := e.Timing
+	return text + fmt.Sprintf("; about %s an iteration, %s for %d. (Time: one step timed here at %d and %d px, %s and %s, fitted as a fixed part plus a time per operation and scaled to this size's %.3g GFLOP.)",
+		roundDuration(e.Step), roundDuration(time.Duration(iterations)*e.Step), iterations,
+		t.Sides[0], t.Sides[1], roundDuration(t.Times[0]), roundDuration(t.Times[1]), float64(e.FLOPs)/1e9)
+}
+
+// roundDuration rounds a duration to about two significant figures.
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Minute:
+		return d.Round(time.Second)
+	case d >= time.Second:
+		return d.Round(100 * time.Millisecond)
+	case d >= 10*time.Millisecond:
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(100 * time.Microsecond)
 }

@@ -1,6 +1,9 @@
 package ui
 
 import (
+	"context"
+	"fmt"
+	"image"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,12 +43,19 @@ func TestStylePanelRunAndLiveWeights(t *testing.T) {
 	if w := p.run.Weights(); w.Style != 10 {
 		t.Errorf("style weight while running: %v, want 10", w.Style)
 	}
-	q.pump(t, 120*time.Second, func() bool { return p.job.State() > app.Paused && !p.startBtn.Disabled() })
+	// Until the drain's last word: "Done." once it has applied every event, or a failure.
+	q.pump(t, 120*time.Second, func() bool {
+		return p.job.State() > app.Paused && (p.job.State() != app.Finished || strings.HasPrefix(p.status.Text, "Done."))
+	})
 	if p.job.State() != app.Finished || p.saveBtn.Disabled() {
 		t.Fatalf("state %v, status %q", p.job.State(), p.status.Text)
 	}
-	if !strings.HasPrefix(p.estimate.Text, "Needs about ") {
+	estimateSettled(t, p, q) // asked again when the run ended
+	if !strings.Contains(p.estimate.Text, "MiB of the 4096 MiB budget") || !strings.Contains(p.estimate.Text, "an iteration") {
 		t.Errorf("estimate %q", p.estimate.Text)
+	}
+	if p.framesShown < 2 {
+		t.Errorf("%d frames shown", p.framesShown)
 	}
 	if len(p.strip.Objects) != 3 {
 		t.Errorf("%d saved generations in the strip, want 3", len(p.strip.Objects))
@@ -79,5 +89,121 @@ func TestStylePanelBlendAndLayerWeights(t *testing.T) {
 	p.layerOn[key].SetChecked(false)
 	if cfg, _ := p.readConfig(); cfg.StyleLayers[strings.TrimPrefix(key, "style:")] != 0 {
 		t.Error("an unchecked layer keeps its weight")
+	}
+}
+
+// estimateSettled pumps the queue until the estimate of the settings as they are is shown.
+func estimateSettled(t *testing.T, p *StylePanel, q queue) {
+	t.Helper()
+	q.pump(t, 120*time.Second, func() bool { return p.estimateShown == p.estimateSeq && p.estimateTimer != nil })
+}
+
+// TestStylePanelLiveEstimate edits the settings as a user would: the estimate follows them,
+// debounced (several quick edits, one estimate of the last), with a time measured here; a size
+// that does not fit names the largest that does, and Stylize refuses it with those words.
+func TestStylePanelLiveEstimate(t *testing.T) {
+	p, q := newStylePanel(t)
+	p.fields["size"].SetText("64")
+	estimateSettled(t, p, q)
+	if p.estimated == nil || p.estimated.W != 64 || p.estimated.Step <= 0 || !strings.Contains(p.estimate.Text, "timed here at 64 and 128 px") {
+		t.Fatalf("estimate %+v: %q", p.estimated, p.estimate.Text)
+	}
+	first := p.estimated.Step
+	runs := p.estimateRuns.Load()
+	for _, v := range []string{"9", "96", "960", "160"} {
+		p.fields["size"].SetText(v)
+	}
+	estimateSettled(t, p, q)
+	if p.estimated == nil || p.estimated.W != 160 || !(p.estimated.Step > first) {
+		t.Fatalf("after editing to 160: %+v: %q", p.estimated, p.estimate.Text)
+	}
+	if n := p.estimateRuns.Load() - runs; n != 1 {
+		t.Errorf("%d estimates for one burst of edits, want 1", n)
+	}
+	p.fields["size"].SetText("1e3")
+	if !strings.Contains(p.estimate.Text, "not a whole number") {
+		t.Errorf("a bad size: %q", p.estimate.Text)
+	}
+	p.fields["size"].SetText("8000")
+	estimateSettled(t, p, q)
+	if p.estimated == nil || p.estimated.Fits() || !strings.HasPrefix(p.estimate.Text, "Too large: ") ||
+		!strings.Contains(p.estimate.Text, fmt.Sprintf("size = %d", p.estimated.Largest)) {
+		t.Fatalf("8000 px: %+v: %q", p.estimated, p.estimate.Text)
+	}
+	test.Tap(p.startBtn)
+	if p.job != nil || !strings.Contains(p.status.Text, fmt.Sprintf("size = %d", p.estimated.Largest)) {
+		t.Errorf("Stylize at 8000 px: job %v, status %q", p.job, p.status.Text)
+	}
+}
+
+// TestStylePanelPreviewCadence feeds the panel's drain made-up events: generations slower than
+// 60 a second each reach the preview; a burst of quick ones is coalesced, the last one shown.
+func TestStylePanelPreviewCadence(t *testing.T) {
+	p, q := newStylePanel(t)
+	estimateSettled(t, p, q)
+	frame := func(step int) app.StyleFrame {
+		img := &app.StyleImage{H: 4, W: 5, Pix: make([]float32, 60)}
+		img.Pix[0] = float32(step)
+		return app.StyleFrame{Step: step, Img: img}
+	}
+	for _, c := range []struct {
+		name  string
+		n     int
+		pause time.Duration
+	}{{"slow", 8, 150 * time.Millisecond}, {"quick", 200, 0}} {
+		r := &app.StyleRun{Events: make(chan app.StyleEvent, 64)}
+		job := app.StartJob(func(ctx context.Context, _ func(context.Context) error) error {
+			for i := 1; i <= c.n; i++ {
+				r.Events <- app.StyleIteration{Step: i, Of: c.n, Elapsed: time.Duration(i) * time.Millisecond}
+				r.Events <- frame(i)
+				time.Sleep(c.pause)
+			}
+			return nil
+		})
+		p.job, p.framesShown = job, 0
+		p.status.SetText("")
+		go p.drain(r, job)
+		q.pump(t, 30*time.Second, func() bool { return strings.HasPrefix(p.status.Text, "Done.") }) // the drain's last word
+		shown := p.result.Image.(*image.NRGBA).Pix[0]
+		t.Logf("%s: %d generations, %d frames shown", c.name, c.n, p.framesShown)
+		switch {
+		case shown != uint8(c.n):
+			t.Errorf("%s: the preview shows generation %d, want the last, %d", c.name, shown, c.n)
+		case c.pause > 0 && p.framesShown != c.n:
+			t.Errorf("%s: %d frames shown of %d generations, want every one", c.name, p.framesShown, c.n)
+		case c.pause == 0 && p.framesShown >= c.n:
+			t.Errorf("%s: %d frames shown of %d generations made at once, want them coalesced", c.name, p.framesShown, c.n)
+		}
+	}
+}
+
+// TestStylePanelInitAndCoarseToFine: the starting picture and coarse-to-fine reach the
+// configuration, and a preset's starting picture comes back into the form.
+func TestStylePanelInitAndCoarseToFine(t *testing.T) {
+	p, _ := newStylePanel(t)
+	p.initSel.SetSelected(initContent)
+	p.coarse.SetChecked(true)
+	cfg, err := p.readConfig()
+	if err != nil || cfg.Init != "content" || !cfg.CoarseToFine {
+		t.Fatalf("%+v, %v", cfg, err)
+	}
+	p.SetInitPicture(p.stylePath)
+	if cfg, err = p.readConfig(); err != nil || cfg.Init != p.stylePath {
+		t.Errorf("init %q, %v; want %q", cfg.Init, err, p.stylePath)
+	}
+	restored := cfg.Clone()
+	restored.Init = p.contentPath
+	p.applyPreset(app.StylePreset{Title: "x", Config: restored})
+	if p.initSel.Selected != initPicture || p.initPath != p.contentPath || p.initLabel.Text != filepath.Base(p.contentPath) {
+		t.Errorf("restored init: %q %q %q", p.initSel.Selected, p.initPath, p.initLabel.Text)
+	}
+}
+
+// TestLossChartAllZero: losses that are all 0 (every weight set to 0) draw an empty chart
+// rather than panicking on a log scale with no positive value.
+func TestLossChartAllZero(t *testing.T) {
+	img := lossChart([]app.StyleIteration{{Step: 1}, {Step: 2}})
+	if img == nil || img.Bounds().Dx() == 0 {
+		t.Fatal("no chart")
 	}
 }

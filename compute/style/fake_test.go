@@ -48,9 +48,9 @@ func (n fakeNet) Build(h, w int, layers []string) (*G.ExprGraph, *G.Node, map[st
 	pad := nn.Padding{Top: 1, Bottom: 1, Left: 1, Right: 1}
 	var b builder
 	scaled := b.scale(x, 1.0/64)
-	r1 := b.node(G.Rectify(b.node(nn.Conv2D(scaled, k1, pad, 1, 1))))
+	r1 := b.node(nn.ReLU(b.node(nn.Conv2D(scaled, k1, pad, 1, 1))))
 	p1 := b.node(nn.MaxPool2D(r1, 2, 2, 2, 2, nn.Padding{}))
-	r2 := b.node(G.Rectify(b.node(nn.Conv2D(p1, k2, pad, 1, 1))))
+	r2 := b.node(nn.ReLU(b.node(nn.Conv2D(p1, k2, pad, 1, 1))))
 	if b.err != nil {
 		return nil, nil, nil, b.err
 	}

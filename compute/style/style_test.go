@@ -3,10 +3,12 @@ package style
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"gorgonia.org/tensor"
 )
@@ -276,25 +278,100 @@ func TestEstimateAndBudget(t *testing.T) {
 	net := newFakeNet(tensor.Float32)
 	cfg := fakeConfig()
 	cfg.Size = 64
-	b, per, err := Estimate(cfg, net)
-	if err != nil || b <= 0 || per <= 0 {
-		t.Fatalf("Estimate: %d bytes, %v a step, %v", b, per, err)
+	timing := Timing{Fixed: 10 * time.Millisecond, PerGFLOP: 2 * time.Second}
+	e, err := Estimate(cfg, net, timing)
+	if err != nil || e.Bytes <= 0 || e.FLOPs <= 0 || !e.Fits() || e.Err() != nil || e.Largest != 64 || e.H != 64 || e.W != 64 {
+		t.Fatalf("Estimate: %+v, %v", e, err)
+	}
+	if want := 10*time.Millisecond + time.Duration(float64(e.FLOPs)*2); e.Step != want {
+		t.Errorf("step %v, want Fixed + FLOPs·PerGFLOP = %v", e.Step, want)
+	}
+	if e0, _ := Estimate(cfg, net, Timing{}); e0.Step != 0 {
+		t.Errorf("a step without a measured timing: %v, want 0 (unknown)", e0.Step)
 	}
 	big := cfg
 	big.Size = 128
-	if b2, _, _ := Estimate(big, net); !(b2 > 3*b) {
-		t.Errorf("128 pixels need %d bytes, 64 pixels %d: want about 4 times", b2, b)
+	e2, _ := Estimate(big, net, timing)
+	if !(e2.Bytes > 3*e.Bytes) || !(e2.FLOPs > 3*e.FLOPs) {
+		t.Errorf("128 pixels need %d bytes and %d operations, 64 pixels %d and %d: want about 4 times", e2.Bytes, e2.FLOPs, e.Bytes, e.FLOPs)
 	}
 	cfg.Size = 0
 	var fe *FieldError
-	if _, _, err := Estimate(cfg, net); !errors.As(err, &fe) || fe.Key != "size" {
+	if _, err := Estimate(cfg, net, timing); !errors.As(err, &fe) || fe.Key != "size" {
 		t.Errorf("Estimate of size 0: %v", err)
 	}
-	// A budget a quarter of what 128 pixels need: refused, with a smaller size that fits.
-	big.MemoryMiB = max(1, int(b>>20))
-	err = Check(big, net, pattern(128, 128, 1), []*Image{stripes(20, 20)})
-	if err == nil || !strings.Contains(err.Error(), "size = ") || !strings.Contains(err.Error(), "128x128") {
-		t.Errorf("over budget: %v", err)
+	// A budget a quarter of what 128 pixels need: refused, with a smaller size that fits, and
+	// Estimate and Check refuse in the same words.
+	big.MemoryMiB = max(1, int(e.Bytes>>20))
+	eb, err := Estimate(big, net, timing)
+	if err != nil || eb.Fits() || eb.Largest <= 16 || eb.Largest >= 128 {
+		t.Fatalf("over budget: %+v, %v", eb, err)
+	}
+	fit := big
+	fit.Size = eb.Largest
+	if ef, _ := Estimate(fit, net, timing); !ef.Fits() {
+		t.Errorf("the largest size that fits, %d, needs %d bytes of %d", eb.Largest, ef.Bytes, ef.Budget)
+	}
+	fit.Size = eb.Largest * 11 / 10
+	if ef, _ := Estimate(fit, net, timing); ef.Fits() {
+		t.Errorf("%d fits as well as %d: the largest is not the largest", fit.Size, eb.Largest)
+	}
+	err = Check(big, net, pattern(128, 128, 1), []*Image{stripes(128, 128)})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("size = %d", eb.Largest)) || !strings.Contains(err.Error(), "128x128") ||
+		err.Error() != eb.Err().Error() {
+		t.Errorf("over budget: Check says %v, Estimate %v", err, eb.Err())
+	}
+}
+
+// TestFitTiming checks the fit of the time of a step against two steps made up from a known
+// model, and the fallback for a pair that no model with positive parts fits.
+func TestFitTiming(t *testing.T) {
+	model := func(f int64) time.Duration { return 50*time.Millisecond + time.Duration(f)/4 } // 0.25 ns an operation
+	flops := [2]int64{1e9, 4e9}
+	fixed, per := fitTiming(flops, [2]time.Duration{model(flops[0]), model(flops[1])})
+	if d := fixed - 50*time.Millisecond; d < -time.Microsecond || d > time.Microsecond {
+		t.Errorf("fixed %v, want 50ms", fixed)
+	}
+	if d := per - 250*time.Millisecond; d < -time.Microsecond || d > time.Microsecond {
+		t.Errorf("per GFLOP %v, want 250ms", per)
+	}
+	// The larger step faster than the smaller: no positive slope; the larger one's rate.
+	fixed, per = fitTiming(flops, [2]time.Duration{2 * time.Second, time.Second})
+	if fixed != 0 || per != 250*time.Millisecond {
+		t.Errorf("noisy pair: fixed %v, per GFLOP %v; want 0 and 250ms", fixed, per)
+	}
+}
+
+// TestMeasureTiming times the fake network: the timing is positive, predicts the steps it was
+// fitted to, and grows with the operations.
+func TestMeasureTiming(t *testing.T) {
+	cfg := fakeConfig()
+	tm, err := MeasureTiming(context.Background(), cfg, newFakeNet(tensor.Float32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tm.PerGFLOP <= 0 || tm.Fixed < 0 || tm.Times[0] <= 0 || tm.Times[1] <= 0 || tm.Sides != TimingSides {
+		t.Fatalf("timing %+v", tm)
+	}
+	small, big := cfg, cfg
+	small.Size, big.Size = TimingSides[0], TimingSides[1]
+	es, _ := Estimate(small, newFakeNet(tensor.Float32), tm)
+	eb, _ := Estimate(big, newFakeNet(tensor.Float32), tm)
+	if !(eb.Step > es.Step) {
+		t.Errorf("step at %d: %v, at %d: %v", big.Size, eb.Step, small.Size, es.Step)
+	}
+	// The fit goes through the larger step (exactly, or as its rate alone).
+	if d := eb.Step - tm.Times[1]; d < -tm.Times[1]/100 || d > tm.Times[1]/100 {
+		t.Errorf("predicted %v at %d pixels, timed %v", eb.Step, big.Size, tm.Times[1])
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := MeasureTiming(ctx, cfg, newFakeNet(tensor.Float32)); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+	cfg.StyleLayers = map[string]float64{"relu9": 1}
+	if _, err := MeasureTiming(context.Background(), cfg, newFakeNet(tensor.Float32)); err == nil || !strings.Contains(err.Error(), "relu9") {
+		t.Errorf("an unknown layer: %v", err)
 	}
 }
 
