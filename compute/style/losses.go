@@ -38,17 +38,17 @@ func contentLoss(f, target *G.Node) (*G.Node, error) {
 //	features = tf.reshape(layer, (-1, channels))                        # F, (H·W) x C
 //	style_gram_matrix = tf.matmul(tf.transpose(features), features) / size  # size = H·W·C
 //
-// NCHW holds F transposed, as Fᵀ (C x H·W), so the Gram matrix Fᵀ F is Fᵀ (Fᵀ)ᵀ, C x C.
+// NCHW holds F transposed, as Fᵀ (C x H·W), so the Gram matrix Fᵀ F is Fᵀ (Fᵀ)ᵀ, C x C: one
+// op (gramOp, gramop.go) computes it on BLAS, and its gradient.
 func gram(f *G.Node) (*G.Node, error) {
 	s := f.Shape()
 	if s.Dims() != 4 || s[0] != 1 {
 		return nil, fmt.Errorf("style: a Gram matrix needs responses (1, C, H, W), got %v", s)
 	}
-	c, hw := s[1], s[2]*s[3]
-	var b builder
-	ft := b.reshape(f, c, hw)
-	g := b.matmul(ft, b.transpose(ft))
-	return b.scale(g, 1/float64(c*hw)), b.err
+	if dt := f.Dtype(); dt != tensor.Float32 && dt != tensor.Float64 {
+		return nil, fmt.Errorf("style: a Gram matrix needs float32 or float64 responses, got %v", f.Dtype())
+	}
+	return G.ApplyOp(gramOp{c: s[1], hw: s[2] * s[3]}, f)
 }
 
 // styleLoss is the style term of one layer, the recipe's

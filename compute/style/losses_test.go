@@ -2,6 +2,7 @@ package style
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -97,4 +98,76 @@ func TestTVLossByHand(t *testing.T) {
 	if got := evalScalar(t, g, l); math.Abs(got-want) > 1e-12 {
 		t.Errorf("tv loss %v, want %v", got, want)
 	}
+}
+
+// TestGramGradientNumeric checks gramOp's gradient against central differences under a loss
+// Σ W∘G with W not symmetric (the style loss's is), in float64 and float32, and the float32
+// Gram matrix against the float64 one.
+func TestGramGradientNumeric(t *testing.T) {
+	const c, h, w = 3, 4, 5
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := make([]float64, c*h*w)
+	for i := range x {
+		x[i] = rng.NormFloat64()
+	}
+	wts := make([]float64, c*c)
+	for i := range wts {
+		wts[i] = rng.NormFloat64()
+	}
+	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		g := G.NewGraph()
+		in := G.NewTensor(g, dt, 4, G.WithShape(1, c, h, w), G.WithName("x"))
+		wn := G.NewTensor(g, dt, 2, G.WithShape(c, c), G.WithName("w"), G.WithValue(floatTensor(dt, []int{c, c}, wts)))
+		gm, err := gram(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loss := G.Must(G.Sum(G.Must(G.HadamardProd(gm, wn))))
+		grads, err := G.Grad(loss, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vm := G.NewTapeMachine(g)
+		f := func(v []float64) (float64, []float64) {
+			G.Let(in, floatTensor(dt, []int{1, c, h, w}, v))
+			if err := vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			defer vm.Reset()
+			var gr []float64
+			switch d := grads[0].Value().Data().(type) {
+			case []float64:
+				gr = append(gr, d...)
+			case []float32:
+				for _, e := range d {
+					gr = append(gr, float64(e))
+				}
+			}
+			return scalarOf(loss), gr
+		}
+		_, grad := f(x)
+		eps, tol := 1e-6, 1e-6
+		if dt == tensor.Float32 {
+			eps, tol = 1e-2, 2e-2
+		}
+		for i := range x {
+			x[i] += eps
+			up, _ := f(x)
+			x[i] -= 2 * eps
+			down, _ := f(x)
+			x[i] += eps
+			num := (up - down) / (2 * eps)
+			if math.Abs(num-grad[i]) > tol*max(1, math.Abs(num)) {
+				t.Errorf("%v: value %d: gradient %.8g, central difference %.8g", dt, i, grad[i], num)
+			}
+		}
+		vm.Close()
+	}
+}
+
+// floatTensor makes a tensor of dtype dt holding v.
+func floatTensor(dt tensor.Dtype, shape []int, v []float64) *tensor.Dense {
+	d := tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+	setFloats(d, v)
+	return d
 }
