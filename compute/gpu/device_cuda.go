@@ -133,6 +133,8 @@ type Device struct {
 
 	uploads, downloads, bytesUp, bytesDown atomic.Int64
 	buffers, resident                      atomic.Int64
+
+	pool hostPool // buffers of the Host methods (host.go)
 }
 
 type request struct {

@@ -8,9 +8,10 @@ const Built = false
 // Devices returns ErrNotBuilt: this binary has no CUDA support.
 func Devices() ([]Info, error) { return nil, ErrNotBuilt }
 
-// Device is an open CUDA device; in this build none can be opened. (The field gives each
-// Device its own address, as in the cuda build.)
-type Device struct{ _ int }
+// Device is an open CUDA device; in this build none can be opened.
+type Device struct {
+	pool hostPool
+}
 
 // Open returns ErrNotBuilt: this binary has no CUDA support.
 func Open(index int, opt Options) (*Device, error) { return nil, ErrNotBuilt }

@@ -559,3 +559,47 @@ func TestClosed(t *testing.T) {
 	}
 	d.Close() // twice is fine
 }
+
+// TestHostMethods: the Host methods agree with the CPU twins and transfer exactly the inputs
+// and the output of each call.
+func TestHostMethods(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	pad := nn.Same(13, 13, 4, 4, 1, 1)
+	c := gpu.Conv{N: 2, C: 3, H: 13, W: 13, O: 5, KH: 4, KW: 4, StrideH: 1, StrideW: 1,
+		PadTop: pad.Top, PadBottom: pad.Bottom, PadLeft: pad.Left, PadRight: pad.Right}
+	x, w := randSlice(r, 2*3*13*13), randSlice(r, 5*3*16)
+	dy := randSlice(r, 2*5*13*13)
+	y, grads := cpuTwin(t, []leaf{{tensor.Shape{2, 3, 13, 13}, x}, {tensor.Shape{5, 3, 4, 4}, w}},
+		func(ns []*gorgonia.Node) (*gorgonia.Node, error) { return nn.Conv2D(ns[0], ns[1], pad, 1, 1) }, dy)
+	d := openOrSkip(t, gpu.Options{})
+	got := make([]float32, len(y))
+	before := d.Stats()
+	if err := d.ConvHost(c, gpu.Forward, x, w, got); err != nil {
+		t.Fatal(err)
+	}
+	checkClose(t, "ConvHost forward", got, y, tol)
+	if s := d.Stats(); s.Uploads-before.Uploads != 2 || s.Downloads-before.Downloads != 1 {
+		t.Errorf("ConvHost forward: %d uploads and %d downloads, want 2 and 1", s.Uploads-before.Uploads, s.Downloads-before.Downloads)
+	}
+	dx, dw := make([]float32, len(x)), make([]float32, len(w))
+	if err := d.ConvHost(c, gpu.BackwardData, dx, w, dy); err != nil {
+		t.Fatal(err)
+	}
+	checkClose(t, "ConvHost backward data", dx, grads[0], tol)
+	if err := d.ConvHost(c, gpu.BackwardFilter, x, dw, dy); err != nil {
+		t.Fatal(err)
+	}
+	checkClose(t, "ConvHost backward filter", dw, grads[1], tol)
+	// The second round reuses the pooled buffers: no new allocations.
+	bufs := d.Stats().Buffers
+	if err := d.ConvHost(c, gpu.Forward, x, w, got); err != nil {
+		t.Fatal(err)
+	}
+	if d.Stats().Buffers != bufs {
+		t.Errorf("ConvHost allocated again: %d buffers, had %d", d.Stats().Buffers, bufs)
+	}
+	d.ReleaseHostBuffers()
+	if s := d.Stats(); s.Buffers != 0 {
+		t.Errorf("%d buffers live after ReleaseHostBuffers", s.Buffers)
+	}
+}
