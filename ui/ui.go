@@ -43,11 +43,13 @@ func Run(o Options) error {
 	w.Resize(fyne.NewSize(1240, 780))
 
 	trainPanel := NewTrainPanel(core, w, fyne.Do)
+	transferPanel := NewTransferPanel(core, w, fyne.Do)
 	dreamPanel := NewDreamPanel(core, w, fyne.Do)
 	stylePanel := NewStylePanel(core, w, fyne.Do)
 	modelsPanel := NewModelsPanel(core, w, fyne.Do)
 	tabs := container.NewAppTabs(
 		container.NewTabItem("Train", trainPanel.View()),
+		container.NewTabItem("Transfer", transferPanel.View()),
 		container.NewTabItem("Dream", dreamPanel.View()),
 		container.NewTabItem("Stylize", stylePanel.View()),
 		container.NewTabItem("Models", modelsPanel.View()),
@@ -56,8 +58,10 @@ func Run(o Options) error {
 	current := func() runner {
 		switch tabs.SelectedIndex() {
 		case 1:
-			return dreamPanel
+			return transferPanel
 		case 2:
+			return dreamPanel
+		case 3:
 			return stylePanel
 		}
 		return trainPanel
@@ -67,16 +71,21 @@ func Run(o Options) error {
 	addShortcuts(w, trainPanel, current)
 	w.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) {
 		if len(uris) > 0 && tabs.SelectedIndex() == 1 {
-			dreamPanel.Open(uris[0].Path())
+			transferPanel.Dropped(uris)
 			return
 		}
 		if len(uris) > 0 && tabs.SelectedIndex() == 2 {
+			dreamPanel.Open(uris[0].Path())
+			return
+		}
+		if len(uris) > 0 && tabs.SelectedIndex() == 3 {
 			stylePanel.Open(uris[0].Path())
 			return
 		}
 		trainPanel.Dropped(uris)
 	})
 	w.SetCloseIntercept(func() {
+		transferPanel.Shutdown()
 		dreamPanel.Stop()
 		stylePanel.Stop()
 		modelsPanel.Cancel()
@@ -105,14 +114,14 @@ func Run(o Options) error {
 		}()
 	}
 	if o.Dream {
-		tabs.SelectIndex(1)
+		tabs.SelectIndex(2)
 		go func() {
 			time.Sleep(500 * time.Millisecond)
 			fyne.Do(dreamPanel.Start)
 		}()
 	}
 	if o.Stylize {
-		tabs.SelectIndex(2)
+		tabs.SelectIndex(3)
 		go func() {
 			time.Sleep(500 * time.Millisecond)
 			fyne.Do(stylePanel.Start)
@@ -144,7 +153,7 @@ func mainMenu(w fyne.Window, tp *TrainPanel, current func() runner) *fyne.MainMe
 		fyne.NewMenuItem("Predict image...", tp.PredictDialog),
 	)
 	run := fyne.NewMenu("Run",
-		fyne.NewMenuItem("Start (Train, Dream or Stylize)", func() { current().Start() }),
+		fyne.NewMenuItem("Start (Train, Transfer, Dream or Stylize)", func() { current().Start() }),
 		fyne.NewMenuItem("Pause / Resume training", tp.TogglePause),
 		fyne.NewMenuItem("Stop", func() { current().Stop() }),
 	)
@@ -155,7 +164,7 @@ func mainMenu(w fyne.Window, tp *TrainPanel, current func() runner) *fyne.MainMe
 	return fyne.NewMainMenu(file, run, help)
 }
 
-const shortcutHelp = `Ctrl+Enter   Train, Dream or Stylize (the tab on screen)
+const shortcutHelp = `Ctrl+Enter   Train, Transfer, Dream or Stylize (the tab on screen)
 Ctrl+.       Stop
 Ctrl+P       Pause / Resume training
 Ctrl+S       Save checkpoint as...

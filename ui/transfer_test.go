@@ -1,0 +1,225 @@
+package ui
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"convas/app"
+)
+
+// patternPictures writes perClass 64x64 PNGs of three generated patterns (horizontal stripes,
+// vertical stripes, a checkerboard) with random colours and phase under dir/<class>/.
+func patternPictures(t *testing.T, dir string, perClass int) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(41, 42))
+	for _, class := range []string{"checks", "horizontal", "vertical"} {
+		os.MkdirAll(filepath.Join(dir, class), 0o755)
+		for i := 0; i < perClass; i++ {
+			a := color.NRGBA{uint8(rng.IntN(128)), uint8(rng.IntN(128)), uint8(rng.IntN(128)), 255}
+			b := color.NRGBA{uint8(128 + rng.IntN(128)), uint8(128 + rng.IntN(128)), uint8(128 + rng.IntN(128)), 255}
+			period, phase := 6+rng.IntN(6), rng.IntN(12)
+			img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
+			for y := 0; y < 64; y++ {
+				for x := 0; x < 64; x++ {
+					on := ((x+phase)/period+(y+phase)/period)%2 == 0
+					switch class {
+					case "horizontal":
+						on = (y+phase)/period%2 == 0
+					case "vertical":
+						on = (x+phase)/period%2 == 0
+					}
+					if on {
+						img.SetNRGBA(x, y, a)
+					} else {
+						img.SetNRGBA(x, y, b)
+					}
+				}
+			}
+			var buf bytes.Buffer
+			png.Encode(&buf, img)
+			name := class + "_" + string(rune('a'+i/26)) + string(rune('a'+i%26)) + ".png"
+			if err := os.WriteFile(filepath.Join(dir, class, name), buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func newTransferPanel(t *testing.T) (*TransferPanel, queue, fyne.Window) {
+	t.Helper()
+	a := test.NewTempApp(t)
+	w := a.NewWindow("test")
+	dir := t.TempDir()
+	core := &app.App{ConfigDir: filepath.Join(dir, "config"), CacheDir: filepath.Join(dir, "cache"), DataDir: filepath.Join(dir, "data")}
+	q := make(queue, 1000)
+	p := NewTransferPanel(core, w, q.do)
+	w.SetContent(p.View())
+	w.Resize(fyne.NewSize(1240, 780))
+	return p, q, w
+}
+
+func TestTransferPanelBackbones(t *testing.T) {
+	p, _, _ := newTransferPanel(t)
+	if len(p.backboneSelect.Options) != 3 || !strings.Contains(p.backboneSelect.Selected, "InceptionV3 trunk") {
+		t.Fatalf("backbones %v, selected %q", p.backboneSelect.Options, p.backboneSelect.Selected)
+	}
+	if !p.startBtn.Disabled() || !p.saveBtn.Disabled() || !p.classifyBtn.Disabled() {
+		t.Error("Start, Save or Classify enabled without a folder or a model")
+	}
+	// GoogLeNet is not in the empty store: chosen, it says where to get it.
+	p.backboneSelect.SetSelectedIndex(1)
+	if !strings.Contains(p.backboneSelect.Selected, "not downloaded") || !strings.Contains(p.status.Text, "Models tab") {
+		t.Errorf("selected %q, status %q", p.backboneSelect.Selected, p.status.Text)
+	}
+}
+
+func TestTransferPanelScan(t *testing.T) {
+	p, q, _ := newTransferPanel(t)
+	dir := t.TempDir()
+	patternPictures(t, dir, 4)
+	os.WriteFile(filepath.Join(dir, "checks", "broken.jpg"), []byte("no jpeg"), 0o644)
+	dup, _ := os.ReadFile(filepath.Join(dir, "vertical", "vertical_aa.png"))
+	os.WriteFile(filepath.Join(dir, "horizontal", "odd.png"), dup, 0o644)
+	p.SetFolder(dir)
+	q.pump(t, 10*time.Second, func() bool { return p.data != nil })
+	info := p.dataInfo.Text
+	for _, want := range []string{"checks: ", "horizontal: ", "vertical: ", "3 classes, 13 pictures"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("data %q lacks %q", info, want)
+		}
+	}
+	probs := p.problems.Text
+	if !strings.Contains(probs, filepath.Join("checks", "broken.jpg")+": cannot decode") ||
+		!strings.Contains(probs, "under different classes") {
+		t.Errorf("problems %q", probs)
+	}
+	if p.startBtn.Disabled() {
+		t.Error("Start disabled with a scanned folder and the trunk")
+	}
+	// A bad value disables Start and names the field.
+	test.Type(p.stepsEntry, "x")
+	if !p.startBtn.Disabled() || !strings.Contains(p.status.Text, "steps") {
+		t.Errorf("steps %q: Start enabled %v, status %q", p.stepsEntry.Text, !p.startBtn.Disabled(), p.status.Text)
+	}
+	// A folder with one class is refused with the reason.
+	one := t.TempDir()
+	patternPictures(t, one, 1)
+	os.RemoveAll(filepath.Join(one, "checks"))
+	os.RemoveAll(filepath.Join(one, "vertical"))
+	p.stepsEntry.SetText("100")
+	p.SetFolder(one)
+	q.pump(t, 10*time.Second, func() bool { return !p.scanning })
+	if p.data != nil || !strings.Contains(p.dataInfo.Text, "at least two") || !p.startBtn.Disabled() {
+		t.Errorf("one class: data %v, info %q", p.data != nil, p.dataInfo.Text)
+	}
+}
+
+// TestTransferPanelRun retrains the embedded trunk (at 96 pixels) on generated patterns from the
+// panel: the charts and the confusion matrix fill in, the model saves and classifies a picture.
+func TestTransferPanelRun(t *testing.T) {
+	p, q, _ := newTransferPanel(t)
+	dir := t.TempDir()
+	patternPictures(t, dir, 12)
+	p.valEntry.SetText("25")
+	p.testEntry.SetText("20")
+	p.stepsEntry.SetText("150")
+	p.lrEntry.SetText("0.01")
+	p.optimizerSelect.SetSelected("adam")
+	p.sizeEntry.SetText("96")
+	p.SetFolder(dir)
+	q.pump(t, 10*time.Second, func() bool { return p.data != nil })
+	test.Tap(p.startBtn)
+	q.pump(t, 60*time.Second, func() bool { return p.job != nil && p.job.State() > app.Paused && p.model != nil })
+	if !strings.HasPrefix(p.status.Text, "Finished: validation accuracy 100.0%") {
+		t.Errorf("status %q", p.status.Text)
+	}
+	if len(p.history) != 15 || p.history[14].Step != 150 {
+		t.Errorf("%d evaluations in the charts", len(p.history))
+	}
+	if b := p.lossImg.Image.Bounds(); b.Dx() < 100 || p.accImg.Image.Bounds().Dx() < 100 {
+		t.Errorf("charts of %v", b)
+	}
+	// The matrix: a header row and a row per class, 4 columns; the diagonal highlighted; the
+	// counts add up to the test set.
+	cells := p.confusion.Objects
+	if len(cells) != 16 {
+		t.Fatalf("%d cells in the confusion grid", len(cells))
+	}
+	if !strings.Contains(p.confusionCap.Text, "test set") {
+		t.Errorf("caption %q", p.confusionCap.Text)
+	}
+	total := 0
+	for i := 1; i < 4; i++ {
+		if l := cells[4*i].(*widget.Label); l.Text != p.data.Classes[i-1] {
+			t.Errorf("row %d named %q", i, l.Text)
+		}
+		for j := 1; j < 4; j++ {
+			st := cells[4*i+j].(*fyne.Container)
+			bg, label := st.Objects[0].(*canvas.Rectangle), st.Objects[1].(*widget.Label)
+			var n int
+			for _, c := range label.Text {
+				n = 10*n + int(c-'0')
+			}
+			total += n
+			if _, _, _, a := bg.FillColor.RGBA(); (i == j) != (a > 0) && n > 0 {
+				t.Errorf("cell %d,%d (%d): highlight alpha %d", i, j, n, a)
+			}
+		}
+	}
+	if want := p.run.Result().Counts[app.TransferTesting]; total != want || want == 0 {
+		t.Errorf("matrix counts %d pictures, the test set has %d", total, want)
+	}
+	if p.saveBtn.Disabled() || p.classifyBtn.Disabled() {
+		t.Error("Save or Classify disabled after a run")
+	}
+
+	path := filepath.Join(t.TempDir(), "m.ckpt")
+	p.SaveModel(path)
+	q.pump(t, 10*time.Second, func() bool { return strings.HasPrefix(p.status.Text, "Saved the model") })
+	if m, err := app.LoadTransferModel(path); err != nil || len(m.Labels) != 3 {
+		t.Fatalf("saved model: %v", err)
+	}
+	pic := filepath.Join(dir, "vertical", "vertical_ab.png")
+	p.Dropped([]fyne.URI{storage.NewFileURI(pic)})
+	q.pump(t, 20*time.Second, func() bool { return p.LastPredictions != nil })
+	if len(p.LastPredictions) != 3 || p.LastPredictions[0].Label != "vertical" {
+		t.Errorf("predictions %v", p.LastPredictions)
+	}
+}
+
+// TestTransferPanelStop stops a long run: the panel says so and Start is enabled again.
+func TestTransferPanelStop(t *testing.T) {
+	p, q, _ := newTransferPanel(t)
+	dir := t.TempDir()
+	patternPictures(t, dir, 2)
+	p.stepsEntry.SetText("10000000")
+	p.sizeEntry.SetText("80")
+	p.SetFolder(dir)
+	q.pump(t, 10*time.Second, func() bool { return p.data != nil })
+	p.Start()
+	q.pump(t, 30*time.Second, func() bool { return p.progressText.Text != "Ready" })
+	p.TogglePause()
+	if p.job.State() != app.Paused || p.pauseBtn.Text != "Resume" {
+		t.Errorf("after pause: %v, %q", p.job.State(), p.pauseBtn.Text)
+	}
+	p.TogglePause()
+	p.Stop()
+	q.pump(t, 10*time.Second, func() bool { return p.status.Text == "Stopped." })
+	if p.startBtn.Disabled() || p.model != nil {
+		t.Errorf("after stop: Start disabled %v, model %v", p.startBtn.Disabled(), p.model)
+	}
+}
