@@ -614,15 +614,16 @@ func (p *TransferPanel) className(i int) string {
 }
 
 // showConfusion draws the matrix as a grid: class names on the left and on top, the counts, the
-// diagonal (the pictures classified right) highlighted.
+// diagonal (the pictures classified right) highlighted, and each class's accuracy on the right.
 func (p *TransferPanel) showConfusion(m [][]int, caption string) {
 	p.confusionCap.SetText(caption)
 	n := len(m)
-	cells := make([]fyne.CanvasObject, 0, (n+1)*(n+1))
+	cells := make([]fyne.CanvasObject, 0, (n+1)*(n+2))
 	cells = append(cells, widget.NewLabel(""))
 	for j := 0; j < n; j++ {
 		cells = append(cells, widget.NewLabelWithStyle(shorten(p.className(j), 14), fyne.TextAlignCenter, fyne.TextStyle{Bold: true}))
 	}
+	cells = append(cells, widget.NewLabelWithStyle("right", fyne.TextAlignCenter, fyne.TextStyle{Italic: true}))
 	for i, row := range m {
 		cells = append(cells, widget.NewLabelWithStyle(shorten(p.className(i), 18), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 		total := 0
@@ -640,9 +641,14 @@ func (p *TransferPanel) showConfusion(m [][]int, caption string) {
 			}
 			cells = append(cells, container.NewStack(bg, label))
 		}
+		acc := "-"
+		if total > 0 {
+			acc = fmt.Sprintf("%.0f%%", 100*float64(row[i])/float64(total))
+		}
+		cells = append(cells, widget.NewLabelWithStyle(acc, fyne.TextAlignCenter, fyne.TextStyle{Italic: true}))
 	}
 	p.confusion.Objects = cells
-	p.confusion.Layout = container.NewGridWithColumns(n + 1).Layout
+	p.confusion.Layout = container.NewGridWithColumns(n + 2).Layout
 	p.confusion.Refresh()
 }
 

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -153,10 +154,10 @@ func TestTransferPanelRun(t *testing.T) {
 	if b := p.lossImg.Image.Bounds(); b.Dx() < 100 || p.accImg.Image.Bounds().Dx() < 100 {
 		t.Errorf("charts of %v", b)
 	}
-	// The matrix: a header row and a row per class, 4 columns; the diagonal highlighted; the
-	// counts add up to the test set.
+	// The matrix: a header row and a row per class, 5 columns (name, 3 classes, accuracy); the
+	// diagonal highlighted; the counts add up to the test set, the accuracies to the diagonal.
 	cells := p.confusion.Objects
-	if len(cells) != 16 {
+	if len(cells) != 20 {
 		t.Fatalf("%d cells in the confusion grid", len(cells))
 	}
 	if !strings.Contains(p.confusionCap.Text, "test set") {
@@ -164,20 +165,32 @@ func TestTransferPanelRun(t *testing.T) {
 	}
 	total := 0
 	for i := 1; i < 4; i++ {
-		if l := cells[4*i].(*widget.Label); l.Text != p.data.Classes[i-1] {
+		if l := cells[5*i].(*widget.Label); l.Text != p.data.Classes[i-1] {
 			t.Errorf("row %d named %q", i, l.Text)
 		}
+		row, right := 0, 0
 		for j := 1; j < 4; j++ {
-			st := cells[4*i+j].(*fyne.Container)
+			st := cells[5*i+j].(*fyne.Container)
 			bg, label := st.Objects[0].(*canvas.Rectangle), st.Objects[1].(*widget.Label)
 			var n int
 			for _, c := range label.Text {
 				n = 10*n + int(c-'0')
 			}
 			total += n
+			row += n
+			if i == j {
+				right = n
+			}
 			if _, _, _, a := bg.FillColor.RGBA(); (i == j) != (a > 0) && n > 0 {
 				t.Errorf("cell %d,%d (%d): highlight alpha %d", i, j, n, a)
 			}
+		}
+		want := "-"
+		if row > 0 {
+			want = fmt.Sprintf("%.0f%%", 100*float64(right)/float64(row))
+		}
+		if got := cells[5*i+4].(*widget.Label).Text; got != want {
+			t.Errorf("row %d: accuracy %q, want %q", i, got, want)
 		}
 	}
 	if want := p.run.Result().Counts[app.TransferTesting]; total != want || want == 0 {
