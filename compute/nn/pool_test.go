@@ -156,14 +156,17 @@ func equal(a, b []float64) bool {
 // TestMaxPoolKernelsMatchNaive checks the float32 kernels, forward and backward, against a
 // naive loop over every window cell, on inputs of few distinct values so that windows hold ties
 // (the gradient must go to the first maximum in row-major order), for shapes that take the
-// 2x2-stride-2 loop and shapes that do not.
+// 2x2-stride-2 loop, 3x3 windows (GoogLeNet's) and other shapes.
 func TestMaxPoolKernelsMatchNaive(t *testing.T) {
 	r := newRand(7)
-	for tc := 0; tc < 300; tc++ {
+	for tc := 0; tc < 600; tc++ {
 		n, c, h, w := 1+r.IntN(2), 1+r.IntN(3), 1+r.IntN(12), 1+r.IntN(12)
 		kh, kw, sh, sw := 1+r.IntN(4), 1+r.IntN(4), 1+r.IntN(3), 1+r.IntN(3)
-		if tc%3 == 0 {
+		switch tc % 4 {
+		case 0:
 			kh, kw, sh, sw = 2, 2, 2, 2
+		case 1:
+			kh, kw = 3, 3
 		}
 		pad := Same(h, w, kh, kw, sh, sw)
 		if r.IntN(2) == 0 {
