@@ -25,13 +25,16 @@ func DefaultGallerySettings() GallerySettings { return dream.DefaultThumbnailCon
 
 // galleryVersion changes when the way thumbnails are rendered changes, so that the thumbnails
 // cached by an older Convas are drawn again.
-const galleryVersion = 1
+const galleryVersion = 2
 
 // GalleryThumb is one finished thumbnail of a channel gallery.
 type GalleryThumb struct {
 	Channel int
 	Image   *image.NRGBA // never written again
 	Cached  bool         // read from the disk cache, not rendered
+	// Silent is set for a channel that is zero on both noise pictures a thumbnail starts from
+	// (see dream.Thumbnail): Image is then the noise, undreamed.
+	Silent bool
 }
 
 // Gallery renders what each channel of one layer of a network responds to, channel by channel
@@ -150,12 +153,12 @@ func (g *Gallery) run(ctx context.Context, gate func(context.Context) error) err
 	// The cache first: every thumbnail already drawn appears at once.
 	have := make([]bool, g.Channels)
 	for c := range g.Channels {
-		img, err := readThumb(thumbPath(dir, c))
+		img, silent, err := readThumb(thumbPath(dir, c))
 		if err != nil {
 			continue // not drawn yet, or damaged: drawn again below
 		}
 		have[c] = true
-		if err := g.send(ctx, GalleryThumb{Channel: c, Image: img, Cached: true}); err != nil {
+		if err := g.send(ctx, GalleryThumb{Channel: c, Image: img, Cached: true, Silent: silent}); err != nil {
 			return err
 		}
 	}
@@ -167,17 +170,17 @@ func (g *Gallery) run(ctx context.Context, gate func(context.Context) error) err
 		if err := g.waitFor(ctx, c); err != nil {
 			return err
 		}
-		img, err := dream.Thumbnail(ctx, g.Settings, net, g.Layer, c, gate)
+		img, silent, err := dream.Thumbnail(ctx, g.Settings, net, g.Layer, c, gate)
 		if err != nil {
 			return err
 		}
-		if err := writeThumb(thumbPath(dir, c), img); err != nil {
+		if err := writeThumb(thumbPath(dir, c), img, silent); err != nil {
 			return err
 		}
 		g.mu.Lock()
 		g.rendered++
 		g.mu.Unlock()
-		if err := g.send(ctx, GalleryThumb{Channel: c, Image: img}); err != nil {
+		if err := g.send(ctx, GalleryThumb{Channel: c, Image: img, Silent: silent}); err != nil {
 			return err
 		}
 	}
@@ -270,29 +273,44 @@ func thumbPath(dir string, channel int) string {
 	return filepath.Join(dir, fmt.Sprintf("channel-%04d.png", channel))
 }
 
-// readThumb reads a cached thumbnail.
-func readThumb(path string) (*image.NRGBA, error) {
+// galleryKey is the keyword of the tEXt chunk of a cached thumbnail: "silent" or "drawn".
+const galleryKey = "convas:gallery"
+
+// readThumb reads a cached thumbnail and whether its channel is silent.
+func readThumb(path string) (*image.NRGBA, bool, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	state, err := pngText(b, galleryKey)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", path, err)
 	}
 	m, err := png.Decode(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, false, fmt.Errorf("%s: %w", path, err)
 	}
-	if n, ok := m.(*image.NRGBA); ok {
-		return n, nil
+	n, ok := m.(*image.NRGBA)
+	if !ok {
+		n = image.NewNRGBA(m.Bounds())
+		draw.Draw(n, n.Rect, m, m.Bounds().Min, draw.Src)
 	}
-	n := image.NewNRGBA(m.Bounds())
-	draw.Draw(n, n.Rect, m, m.Bounds().Min, draw.Src)
-	return n, nil
+	return n, state == "silent", nil
 }
 
-// writeThumb caches a thumbnail as a PNG file, atomically.
-func writeThumb(path string, img *image.NRGBA) error {
+// writeThumb caches a thumbnail as a PNG file with its state in a tEXt chunk, atomically.
+func writeThumb(path string, img *image.NRGBA, silent bool) error {
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return writeFileAtomic(path, buf.Bytes())
+	state := "drawn"
+	if silent {
+		state = "silent"
+	}
+	b, err := withTextChunks(buf.Bytes(), [][2]string{{galleryKey, state}})
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return writeFileAtomic(path, b)
 }

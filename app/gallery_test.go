@@ -80,6 +80,10 @@ func TestGalleryCache(t *testing.T) {
 	if string(first[0].Image.Pix) == string(first[1].Image.Pix) {
 		t.Error("channels 0 and 1 drew the same picture")
 	}
+	// A silent channel keeps its state in the cache.
+	if err := writeThumb(thumbPath(g.Dir(), 2), first[2].Image, true); err != nil {
+		t.Fatal(err)
+	}
 	key, err := os.ReadFile(g.Dir() + "/key.txt")
 	if err != nil || !strings.Contains(string(key), "layer "+l.Name+"\n") || !strings.Contains(string(key), "weights sha256:") {
 		t.Errorf("key.txt %q, %v", key, err)
@@ -96,8 +100,8 @@ func TestGalleryCache(t *testing.T) {
 		t.Errorf("the second gallery rendered %d, in %s (the first in %s)", g2.Rendered(), g2.Dir(), g.Dir())
 	}
 	for c := range 3 {
-		if !second[c].Cached || string(second[c].Image.Pix) != string(first[c].Image.Pix) {
-			t.Errorf("channel %d: cached %v, same pixels %v", c, second[c].Cached, string(second[c].Image.Pix) == string(first[c].Image.Pix))
+		if !second[c].Cached || string(second[c].Image.Pix) != string(first[c].Image.Pix) || second[c].Silent != (first[c].Silent || c == 2) {
+			t.Errorf("channel %d: cached %v, silent %v, same pixels %v", c, second[c].Cached, second[c].Silent, string(second[c].Image.Pix) == string(first[c].Image.Pix))
 		}
 	}
 

@@ -38,6 +38,7 @@ type channelGallery struct {
 	job            *app.Job
 	network, layer string
 	thumbs         []image.Image // by channel; nil until drawn
+	silent         []bool        // by channel: zero on every noise, so nothing was drawn
 	drawn, cached  int
 	paused         bool // a dream runs: the job renders nothing until resume
 	err            error
@@ -59,7 +60,7 @@ func newChannelGallery(core *app.App, do func(func()), pick func(channel int)) *
 
 // view is the gallery with its title; the title says which layer it shows and how far it is.
 func (g *channelGallery) view() fyne.CanvasObject {
-	hint := widget.NewLabel("Tap a channel to dream with it.")
+	hint := widget.NewLabel("Tap a channel to dream with it. Silent: no response to noise.")
 	hint.Truncation = fyne.TextTruncateEllipsis
 	return container.NewBorder(container.NewVBox(g.title, hint), nil, nil, nil, g.grid)
 }
@@ -86,7 +87,10 @@ func (g *channelGallery) updateItem(id widget.GridWrapItemID, o fyne.CanvasObjec
 	label := c.Objects[1].(*canvas.Text) // the Border's bottom
 	img := c.Objects[0].(*fyne.Container).Objects[1].(*canvas.Image)
 	label.Text = strconv.Itoa(id)
-	if g.thumbs[id] == nil {
+	if g.silent[id] {
+		label.Text += " · silent"
+	}
+	if g.thumbs[id] == nil || g.silent[id] {
 		label.Color = theme.Color(theme.ColorNamePlaceHolder)
 	} else {
 		label.Color = theme.Color(theme.ColorNameForeground)
@@ -108,6 +112,7 @@ func (g *channelGallery) show(network, layer string, channels int) {
 	g.stop()
 	g.network, g.layer, g.err = network, layer, nil
 	g.thumbs = make([]image.Image, max(channels, 0))
+	g.silent = make([]bool, len(g.thumbs))
 	g.drawn, g.cached = 0, 0
 	g.grid.Refresh()
 	g.grid.ScrollToTop()
@@ -197,7 +202,7 @@ func (g *channelGallery) apply(gal *app.Gallery, batch []app.GalleryThumb) {
 		if th.Channel < 0 || th.Channel >= len(g.thumbs) || g.thumbs[th.Channel] != nil {
 			continue
 		}
-		g.thumbs[th.Channel] = th.Image
+		g.thumbs[th.Channel], g.silent[th.Channel] = th.Image, th.Silent
 		g.drawn++
 		if th.Cached {
 			g.cached++

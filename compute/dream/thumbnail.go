@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"math/rand/v2"
 )
 
 // ThumbnailConfig is how a channel gallery renders what one channel of a layer responds to: the
@@ -48,22 +49,55 @@ func (c ThumbnailConfig) Validate() error {
 // Thumbnail renders what channel of layer responds to (see ThumbnailConfig) and returns it as
 // VisStd shows it. gate is called before every step, as Run calls it (nil: none): a gate that
 // blocks pauses the rendering.
-func Thumbnail(ctx context.Context, tc ThumbnailConfig, net Network, layer string, channel int, gate func(context.Context) error) (*image.NRGBA, error) {
+//
+// A channel after a ReLU may be zero everywhere on the recipe's grey noise, and then so is its
+// gradient and nothing is drawn: a quarter of the embedded trunk's mixed3 at 96 pixels. Such a
+// channel is drawn again from noise over the whole range 0..255, which wakes most of them (44
+// of mixed3's 768 stay silent on both). A channel silent on both is returned as the noise it
+// started from, with silent set.
+func Thumbnail(ctx context.Context, tc ThumbnailConfig, net Network, layer string, channel int, gate func(context.Context) error) (img *image.NRGBA, silent bool, err error) {
 	if err := tc.Validate(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if channel < 0 {
-		return nil, &FieldError{"channel", channel, "a thumbnail shows one channel"}
+		return nil, false, &FieldError{"channel", channel, "a thumbnail shows one channel"}
 	}
 	// One octave, one tile of the whole picture, shifted by up to its side at every step (the
 	// recipe's roll, which here wraps the noise around and so leaves no edge to favour).
 	cfg := Config{Layer: layer, Channel: channel, Octaves: 1, OctaveScale: 2, Iterations: tc.Iterations,
 		Step: tc.Step, TileSize: tc.Side, Seed: tc.Seed}
-	out, err := Run(ctx, cfg, net, Noise(tc.Side, tc.Side, tc.Seed), nil, gate, nil)
-	if err != nil {
-		return nil, fmt.Errorf("dream: thumbnail of %s channel %d: %w", layer, channel, err)
+	var out *Image
+	for _, start := range []*Image{Noise(tc.Side, tc.Side, tc.Seed), fullNoise(tc.Side, tc.Side, tc.Seed)} {
+		if out, err = Run(ctx, cfg, net, start, nil, gate, nil); err != nil {
+			return nil, false, fmt.Errorf("dream: thumbnail of %s channel %d: %w", layer, channel, err)
+		}
+		if maxDelta(out, start) > 0 {
+			return VisStd(out), false, nil
+		}
 	}
-	return VisStd(out), nil
+	return VisStd(out), true, nil
+}
+
+// fullNoise returns a picture of values uniform in [0, 255).
+func fullNoise(h, w int, seed int64) *Image {
+	rng := rand.New(rand.NewPCG(uint64(seed), fullNoiseStream))
+	m := NewImage(h, w)
+	for i := range m.Pix {
+		m.Pix[i] = 255 * rng.Float32()
+	}
+	return m
+}
+
+// fullNoiseStream is the PCG stream of fullNoise ("full").
+const fullNoiseStream = 0x66756c6c
+
+// maxDelta returns the largest absolute difference of two pictures of one size.
+func maxDelta(a, b *Image) float64 {
+	var d float64
+	for i, v := range a.Pix {
+		d = max(d, math.Abs(float64(v-b.Pix[i])))
+	}
+	return d
 }
 
 // VisStd shows a picture as the DeepDream notebook's visstd does: every value's distance from

@@ -32,9 +32,9 @@ func TestVisStdHandValues(t *testing.T) {
 // and blue. The thumbnail is VisStd of exactly that picture.
 func TestThumbnailFakeNet(t *testing.T) {
 	tc := ThumbnailConfig{Side: 16, Iterations: 2, Step: 1.5, Seed: 4}
-	got, err := Thumbnail(context.Background(), tc, &fakeNet{}, "b", 1, nil)
-	if err != nil {
-		t.Fatal(err)
+	got, silent, err := Thumbnail(context.Background(), tc, &fakeNet{}, "b", 1, nil)
+	if err != nil || silent {
+		t.Fatal(silent, err)
 	}
 	want := Noise(16, 16, 4)
 	for i := 16 * 16; i < 2*16*16; i++ {
@@ -77,17 +77,17 @@ func TestThumbnailErrors(t *testing.T) {
 		{tc, "nope", 0, `dream: thumbnail of nope channel 0: dream: layer = "nope"`},
 	}
 	for _, c := range bad {
-		if _, err := Thumbnail(context.Background(), c.tc, net, c.layer, c.channel, nil); err == nil || err.Error()[:min(len(err.Error()), len(c.want))] != c.want {
+		if _, _, err := Thumbnail(context.Background(), c.tc, net, c.layer, c.channel, nil); err == nil || err.Error()[:min(len(err.Error()), len(c.want))] != c.want {
 			t.Errorf("%+v %s %d: got %v, want %q...", c.tc, c.layer, c.channel, err, c.want)
 		}
 	}
 	stop := errors.New("stop")
-	if _, err := Thumbnail(context.Background(), tc, net, "a", 0, func(context.Context) error { return stop }); !errors.Is(err, stop) {
+	if _, _, err := Thumbnail(context.Background(), tc, net, "a", 0, func(context.Context) error { return stop }); !errors.Is(err, stop) {
 		t.Errorf("a gate's error: got %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Thumbnail(ctx, tc, net, "a", 0, nil); !errors.Is(err, context.Canceled) {
+	if _, _, err := Thumbnail(ctx, tc, net, "a", 0, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("a cancelled context: got %v", err)
 	}
 }
@@ -98,9 +98,55 @@ func BenchmarkThumbnailTrunk(b *testing.B) {
 	net := loadTrunk(b)
 	ch := 0
 	for b.Loop() {
-		if _, err := Thumbnail(context.Background(), DefaultThumbnailConfig(), net, TrunkLayer, ch, nil); err != nil {
+		if _, _, err := Thumbnail(context.Background(), DefaultThumbnailConfig(), net, TrunkLayer, ch, nil); err != nil {
 			b.Fatal(err)
 		}
 		ch++
+	}
+}
+
+// TestThumbnailSilentChannel renders a channel whose gradient is zero on every picture (the fake
+// network's layer "zero"): it is tried from both noises, nothing moves, and it comes back silent
+// as VisStd of the full-range noise it last started from.
+func TestThumbnailSilentChannel(t *testing.T) {
+	net := &fakeNet{}
+	tc := ThumbnailConfig{Side: 16, Iterations: 2, Step: 1.5, Seed: 2}
+	img, silent, err := Thumbnail(context.Background(), tc, net, "zero", 0, nil)
+	if err != nil || !silent {
+		t.Fatalf("silent %v, %v", silent, err)
+	}
+	if want := VisStd(fullNoise(16, 16, 2)); string(img.Pix) != string(want.Pix) {
+		t.Error("a silent channel is not shown as the noise it started from")
+	}
+	// Two runs, each building its graph in the preflight: the grey noise, then the full range.
+	if got := len(net.built()); got != 2 {
+		t.Errorf("%d graphs built, want 2 (one run from each noise)", got)
+	}
+}
+
+// TestThumbnailWakesOnFullNoise checks on the embedded trunk that a channel of mixed3 silent on
+// the recipe's grey noise is drawn from the full-range noise.
+func TestThumbnailWakesOnFullNoise(t *testing.T) {
+	if testing.Short() {
+		t.Skip("renders thumbnails of the trunk")
+	}
+	net := loadTrunk(t)
+	tc := DefaultThumbnailConfig()
+	tc.Iterations = 1
+	for _, ch := range []int{0, 2} { // silent on grey noise at 96 pixels
+		cfg := Config{Layer: TrunkLayer, Channel: ch, Octaves: 1, OctaveScale: 2, Iterations: 1, Step: 1.5, TileSize: tc.Side}
+		grey0 := Noise(tc.Side, tc.Side, tc.Seed)
+		if out, err := Run(context.Background(), cfg, net, grey0, nil, nil, nil); err != nil || maxDelta(out, grey0) != 0 {
+			t.Fatalf("channel %d moves on grey noise (%v): pick a silent one", ch, err)
+		}
+		img, silent, err := Thumbnail(context.Background(), tc, net, TrunkLayer, ch, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grey := VisStd(Noise(tc.Side, tc.Side, tc.Seed))
+		full := VisStd(fullNoise(tc.Side, tc.Side, tc.Seed))
+		if silent || string(img.Pix) == string(grey.Pix) || string(img.Pix) == string(full.Pix) {
+			t.Errorf("channel %d: silent %v", ch, silent)
+		}
 	}
 }
