@@ -62,12 +62,19 @@ func reluForward[T float](x, y []T) {
 	})
 }
 
-// reluBackward adds dy into dx where x > 0.
+// writesGrad marks reluKernel as a gradWriter: reluBackward writes every element of dx.
+func (k reluKernel) writesGrad() {}
+
+// reluBackward writes dy into dx where x > 0 and 0 elsewhere.
 func reluBackward[T float](x, dy, dx []T) {
 	parallelFor(len(x), func(_, lo, hi int) {
-		for i, v := range x[lo:hi] {
+		xs, gs, ds := x[lo:hi], dy[lo:hi], dx[lo:hi]
+		gs, ds = gs[:len(xs)], ds[:len(xs)]
+		for i, v := range xs {
 			if v > 0 {
-				dx[lo+i] += dy[lo+i]
+				ds[i] = gs[i]
+			} else {
+				ds[i] = 0
 			}
 		}
 	})

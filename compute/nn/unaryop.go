@@ -33,6 +33,12 @@ type unaryKernel interface {
 	backward(x, dy, dx *tensor.Dense) error
 }
 
+// gradWriter is a unaryKernel whose backward writes every element of dx rather than adding
+// into it, so dx need not be zeroed first (one pass over it fewer).
+type gradWriter interface {
+	writesGrad()
+}
+
 // applyUnary checks x against the kernel and adds the kernel's forward op on x to x's graph.
 func applyUnary(k unaryKernel, x *gorgonia.Node) (*gorgonia.Node, error) {
 	if err := checkNodes(x); err != nil {
@@ -230,10 +236,12 @@ func (op *unaryBackOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gor
 	if err != nil {
 		return nil, err
 	}
-	if dx.Dtype() == tensor.Float32 {
-		clear(dataOf[float32](dx))
-	} else {
-		clear(dataOf[float64](dx))
+	if _, ok := op.k.(gradWriter); !ok {
+		if dx.Dtype() == tensor.Float32 {
+			clear(dataOf[float32](dx))
+		} else {
+			clear(dataOf[float64](dx))
+		}
 	}
 	if err := op.k.backward(x, dy, dx); err != nil {
 		return nil, fmt.Errorf("nn: %s: %w", op.name(), err)

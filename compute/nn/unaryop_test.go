@@ -103,6 +103,7 @@ func TestNewOpsUsePreallocDo(t *testing.T) {
 		lrnKernel{radius: 1, bias: 1, alpha: 0.5, beta: 0.75},
 		resizeKernel{oh: 4, ow: 9},
 		channelSliceKernel{lo: 1, hi: 2, dims: 4, name: "SelectChannel"},
+		reluKernel{rank: 4},
 	} {
 		s, err := k.outShape(x.Shape())
 		if err != nil {
