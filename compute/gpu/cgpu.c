@@ -711,6 +711,9 @@ int cg_lrn(cg_dev *d, int n, int c, int h, int w, int radius, double bias, doubl
 	cudnnTensorDescriptor_t t = NULL;
 	cudnnLRNDescriptor_t l = NULL;
 	const float one = 1, zero = 0;
+	// A window past the last channel on both sides sums every channel, as one of radius c-1
+	// does: the same result, within cuDNN's limits on the window.
+	if (radius > c - 1) radius = c - 1;
 	unsigned size = 2 * radius + 1;
 	int rc = CG_OK;
 	DNN(p_cudnnCreateTensorDescriptor(&t), "cudnnCreateTensorDescriptor");

@@ -179,8 +179,9 @@ func (p Pool) check() error {
 
 // LRN is local response normalisation across the channels of x (N, C, H, W), with TensorFlow's
 // parameters and semantics (see compute/nn.LRN): y = x / (Bias + Alpha·Σ x²)^Beta, the sum over
-// the channels within Radius. cuDNN limits the window to 15 channels (Radius 7), Bias to at
-// least 1e-5 and Beta to at least 0.01; outside those the calls return ErrUnsupported.
+// the channels within Radius. cuDNN limits the window to 15 channels (Radius 7, or any radius
+// when C is at most 8), Bias to at least 1e-5 and Beta to at least 0.01; outside those the calls
+// return ErrUnsupported.
 type LRN struct {
 	N, C, H, W        int
 	Radius            int
@@ -196,7 +197,8 @@ func (l LRN) check() error {
 	if l.Radius < 0 || l.Alpha < 0 {
 		return fmt.Errorf("gpu: negative radius or alpha in %+v", l)
 	}
-	if 2*l.Radius+1 > 15 || l.Bias < 1e-5 || l.Beta < 0.01 {
+	// A radius of C-1 or more sums every channel; the window cuDNN gets is clamped to that.
+	if 2*min(l.Radius, l.C-1)+1 > 15 || l.Bias < 1e-5 || l.Beta < 0.01 {
 		return fmt.Errorf("%w: LRN %+v is outside cuDNN's limits (window of at most 15 channels, bias at least 1e-5, beta at least 0.01)", ErrUnsupported, l)
 	}
 	return nil

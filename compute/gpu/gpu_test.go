@@ -69,6 +69,9 @@ func TestCheckShapes(t *testing.T) {
 	if err := wide.check(); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("LRN radius 8: %v, want ErrUnsupported (cuDNN's window is at most 15)", err)
 	}
+	if err := (LRN{N: 1, C: 8, H: 4, W: 4, Radius: 20, Bias: 1, Alpha: 1e-4, Beta: 0.75}).check(); err != nil {
+		t.Errorf("LRN radius 20 over 8 channels (a window of 15 once clamped) refused: %v", err)
+	}
 	if err := (LRN{N: 1, C: 32, H: 4, W: 4, Radius: 2, Bias: 1, Alpha: 1e-4, Beta: 0.75}).check(); err != nil {
 		t.Errorf("GoogLeNet's LRN refused: %v", err)
 	}

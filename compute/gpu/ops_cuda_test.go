@@ -354,6 +354,7 @@ func TestLRNAgainstCPU(t *testing.T) {
 		{"strong (r2, 2, 0.5, 0.75)", 16, 2, 2, 0.5, 0.75},
 		{"wide window, few channels (r5, 1, 0.2, 0.5)", 4, 5, 1, 0.2, 0.5},
 		{"radius 0 (1, 1, 1)", 5, 0, 1, 1, 1},
+		{"radius past every channel (r9 over 6, 1, 0.3, 0.75)", 6, 9, 1, 0.3, 0.75},
 	}
 	const n, h, w = 2, 5, 6
 	for _, tc := range cases {
