@@ -17,6 +17,8 @@ import (
 	"github.com/disintegration/imaging"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"convas/compute/nn"
 )
 
 // DefaultBatch is how many pictures an Extractor runs through the backbone at once.
@@ -43,7 +45,10 @@ func NewExtractor(b Backbone, batch int) (*Extractor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transfer: %s: %w", b.Name(), err)
 	}
-	// CompileFunction keeps the machine to the forward pass that the features need.
+	// The graph runs once per batch: its ops write into the same tensors every run (Features
+	// copies the bottlenecks out), and CompileFunction keeps the machine to the forward pass
+	// that the features need.
+	nn.ReuseBuffers(g)
 	prog, locs, err := G.CompileFunction(g, G.Nodes{in}, G.Nodes{f})
 	if err != nil {
 		return nil, fmt.Errorf("transfer: %s: compile: %w", b.Name(), err)
