@@ -21,7 +21,15 @@ func dreamCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("dream", stderr)
 	preset := fs.String("preset", "", "start from a dream preset `NAME` or TOML FILE; the flags given override it")
 	in := fs.String("in", "", "the `PICTURE` to dream on (PNG, JPEG, ...), or noise (the recipe's grey noise)")
-	model := fs.String("model", dream.TrunkName, "the `NETWORK` to dream with")
+	var nets []string
+	for _, n := range a.DreamNetworks() {
+		if n.Available {
+			nets = append(nets, n.Name)
+		} else {
+			nets = append(nets, n.Name+" (once fetched)")
+		}
+	}
+	model := fs.String("model", dream.TrunkName, "the `NETWORK` to dream with: "+strings.Join(nets, ", "))
 	layer := fs.String("layer", "", "the `LAYER` to raise (default: the network's own, mixed3 for the trunk)")
 	channel := fs.Int("channel", -1, "raise one `CHANNEL` of the layer only; -1: the whole layer")
 	octaves := fs.Int("octaves", def.Octaves, "number of scales `N`")

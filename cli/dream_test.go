@@ -102,3 +102,13 @@ func TestDreamBadInput(t *testing.T) {
 		t.Error("a failed dream wrote its output")
 	}
 }
+
+// TestDreamHelpListsNetworks: --help names every dream network and says which need a download.
+func TestDreamHelpListsNetworks(t *testing.T) {
+	a := newApp(t)
+	var stdout, stderr bytes.Buffer
+	dreamCmd(a, []string{"--help"}, &stdout, &stderr)
+	if want := "inceptionv3-trunk, inception5h (once fetched), vgg19 (once fetched)"; !strings.Contains(stdout.String()+stderr.String(), want) {
+		t.Errorf("help %q does not list %q", stdout.String()+stderr.String(), want)
+	}
+}
