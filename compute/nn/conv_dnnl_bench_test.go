@@ -23,7 +23,8 @@ func reportConv(b *testing.B, flops float64, best, cpu time.Duration) {
 // BenchmarkConv2DBackends times the three float32 passes of the convolution ops on this build's
 // backend (convBackend: oneDNN in the default build) and, in the same run, the im2col+GEMM
 // kernels they replace ("gemm", with this build's BLAS), for the MNIST recipe's two layers at
-// batch 100 and three VGG-sized 3x3 layers at batch 1. GFLOP/s counts a multiply-add as 2 FLOPs
+// batch 100, the CIFAR-10 recipe's first layer at batch 128 and three VGG-sized 3x3 layers at
+// batch 1. GFLOP/s counts a multiply-add as 2 FLOPs
 // (2·N·O·C·KH·KW·OH·OW per pass); best-ms is the fastest iteration, the figure least disturbed
 // by other processes on a shared machine. Winograd runs as a third backend where oneDNN has it.
 func BenchmarkConv2DBackends(b *testing.B) {
@@ -34,6 +35,7 @@ func BenchmarkConv2DBackends(b *testing.B) {
 	}{
 		{"mnist1_100x1x28x28_25x4x4", 100, 1, 28, 28, 25, 4},
 		{"mnist2_100x25x14x14_50x4x4", 100, 25, 14, 14, 50, 4},
+		{"cifar1_128x3x24x24_64x5x5", 128, 3, 24, 24, 64, 5},
 		{"vgg_1x64x224x224_64x3x3", 1, 64, 224, 224, 64, 3},
 		{"vgg_1x256x56x56_256x3x3", 1, 256, 56, 56, 256, 3},
 		{"vgg_1x512x28x28_512x3x3", 1, 512, 28, 28, 512, 3},
