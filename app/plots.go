@@ -26,8 +26,10 @@ var (
 	testColour  = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
 )
 
-// LossPlot draws the recipe's first figure: training loss per generation.
-func LossPlot(h []train.Eval, w, hgt vg.Length) (image.Image, error) {
+// LossPlot draws the recipe's first figure: training loss per generation, from the loss lines
+// when the run has them (the CIFAR-10 recipe's, every 50 generations), from the evaluations
+// otherwise (the MNIST recipe's).
+func LossPlot(h []train.Eval, log []train.Log, w, hgt vg.Length) (image.Image, error) {
 	p := plot.New()
 	p.Title.Text = "Softmax Loss per Generation"
 	p.X.Label.Text = "Generation"
@@ -35,6 +37,12 @@ func LossPlot(h []train.Eval, w, hgt vg.Length) (image.Image, error) {
 	pts := make(plotter.XYs, len(h))
 	for i, e := range h {
 		pts[i] = plotter.XY{X: float64(e.Gen), Y: e.TrainLoss}
+	}
+	if len(log) > 0 {
+		pts = make(plotter.XYs, len(log))
+		for i, l := range log {
+			pts[i] = plotter.XY{X: float64(l.Gen), Y: l.Loss}
+		}
 	}
 	if err := addLine(p, pts, lossColour, "Train loss"); err != nil {
 		return nil, err
@@ -88,12 +96,13 @@ func render(p *plot.Plot, w, h vg.Length) (image.Image, error) {
 	return c.Image(), nil
 }
 
-// WritePlots writes loss.png and accuracy.png of the history into dir.
-func WritePlots(dir string, h []train.Eval) error {
-	for name, f := range map[string]func([]train.Eval, vg.Length, vg.Length) (image.Image, error){
-		"loss.png": LossPlot, "accuracy.png": AccuracyPlot,
+// WritePlots writes loss.png and accuracy.png of the history and loss lines into dir.
+func WritePlots(dir string, h []train.Eval, log []train.Log) error {
+	for name, f := range map[string]func() (image.Image, error){
+		"loss.png":     func() (image.Image, error) { return LossPlot(h, log, 6*vg.Inch, 4*vg.Inch) },
+		"accuracy.png": func() (image.Image, error) { return AccuracyPlot(h, 6*vg.Inch, 4*vg.Inch) },
 	} {
-		img, err := f(h, 6*vg.Inch, 4*vg.Inch)
+		img, err := f()
 		if err != nil {
 			return err
 		}
@@ -116,6 +125,21 @@ func WriteMetricsCSV(path string, h []train.Eval) error {
 	for _, e := range h {
 		w.Write([]string{strconv.Itoa(e.Gen), strconv.FormatFloat(e.TrainLoss, 'g', 6, 64),
 			strconv.FormatFloat(e.TrainAcc, 'f', 2, 64), strconv.FormatFloat(e.TestAcc, 'f', 2, 64)})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, buf.Bytes())
+}
+
+// WriteLossCSV writes the loss lines as CSV: generation, loss, learning rate.
+func WriteLossCSV(path string, log []train.Log) error {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"generation", "loss", "learning_rate"})
+	for _, l := range log {
+		w.Write([]string{strconv.Itoa(l.Gen), strconv.FormatFloat(l.Loss, 'g', 6, 64), strconv.FormatFloat(l.LR, 'g', 6, 64)})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {

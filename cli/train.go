@@ -178,8 +178,13 @@ func trainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	if err := app.WriteMetricsCSV(filepath.Join(dir, "metrics.csv"), t.State.History); err != nil {
 		return err
 	}
-	if err := app.WritePlots(dir, t.State.History); err != nil {
+	if err := app.WritePlots(dir, t.State.History, t.State.Losses); err != nil {
 		return err
+	}
+	if len(t.State.Losses) > 0 {
+		if err := app.WriteLossCSV(filepath.Join(dir, "losses.csv"), t.State.Losses); err != nil {
+			return err
+		}
 	}
 	if runErr != nil {
 		return fmt.Errorf("%w (checkpoint of generation %d saved in %s)", runErr, t.State.Gen, ckpt)

@@ -22,8 +22,9 @@ import (
 	"convas/compute/train"
 )
 
-// TrainPanel trains the from-scratch recipes: preset and form, data set, run controls, progress,
-// the recipe's two charts, the latest batch's digits and the log.
+// TrainPanel trains the from-scratch recipes (the MNIST and CIFAR-10 CNNs): preset and form, data
+// set, run controls, progress, the recipe's two charts, the latest batch's pictures and the log.
+// It also exports CIFAR-10 to class folders for retraining.
 type TrainPanel struct {
 	core *app.App
 	win  fyne.Window
@@ -41,6 +42,7 @@ type TrainPanel struct {
 
 	trainBtn, pauseBtn, stopBtn, continueBtn *widget.Button
 	saveBtn, openBtn, predictBtn             *widget.Button
+	exportBtn                                *widget.Button
 	progress                                 *widget.ProgressBar
 	progressText                             *widget.Label
 	status                                   *widget.Label
@@ -53,10 +55,16 @@ type TrainPanel struct {
 	training *app.Training
 	job      *app.Job
 	history  []train.Eval // what the charts show, owned by the UI goroutine
+	losses   []train.Log  // the loss lines the loss chart shows, owned by the UI goroutine
 	drained  chan struct{}
 	title    string
 	runDir   string
+
+	exportJob *app.Job // the CIFAR-10 export, while it runs
 }
+
+// folderChoice is the data set picker's entry that asks for a folder.
+const folderChoice = "Folder (IDX or CIFAR-10)..."
 
 // NewTrainPanel builds the panel. do runs a function on the UI goroutine (fyne.Do in the app).
 func NewTrainPanel(core *app.App, win fyne.Window, do func(func())) *TrainPanel {
@@ -83,7 +91,7 @@ func NewTrainPanel(core *app.App, win fyne.Window, do func(func())) *TrainPanel 
 		p.datasetNames[label] = d.Name
 		dsLabels = append(dsLabels, label)
 	}
-	dsLabels = append(dsLabels, "IDX folder...")
+	dsLabels = append(dsLabels, folderChoice)
 	p.datasetSelect = widget.NewSelect(dsLabels, p.datasetChosen)
 
 	p.trainBtn = widget.NewButtonWithIcon("Train", theme.MediaPlayIcon(), p.Start)
@@ -94,6 +102,7 @@ func NewTrainPanel(core *app.App, win fyne.Window, do func(func())) *TrainPanel 
 	p.saveBtn = widget.NewButtonWithIcon("Save checkpoint...", theme.DocumentSaveIcon(), p.SaveCheckpointDialog)
 	p.openBtn = widget.NewButtonWithIcon("Open checkpoint...", theme.FolderOpenIcon(), p.OpenCheckpointDialog)
 	p.predictBtn = widget.NewButtonWithIcon("Predict image...", theme.SearchIcon(), p.PredictDialog)
+	p.exportBtn = widget.NewButtonWithIcon("Export CIFAR-10 to class folders...", theme.DownloadIcon(), p.ExportCIFARDialog)
 	p.progress = widget.NewProgressBar()
 	p.progressText = widget.NewLabel("Ready")
 	p.status = widget.NewLabel("")
@@ -160,7 +169,7 @@ func (p *TrainPanel) View() fyne.CanvasObject {
 			p.datasetSelect,
 			widget.NewLabelWithStyle("Hyperparameters", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		),
-		container.NewVBox(p.status, container.NewGridWithColumns(2, p.openBtn, p.saveBtn), p.predictBtn),
+		container.NewVBox(p.status, container.NewGridWithColumns(2, p.openBtn, p.saveBtn), p.predictBtn, p.exportBtn),
 		nil, nil,
 		container.NewVScroll(p.form.form),
 	)
@@ -255,14 +264,14 @@ func (p *TrainPanel) selectDataset(name string) {
 			return
 		}
 	}
-	label := "IDX folder: " + name
+	label := "Folder: " + name
 	p.datasetNames[label] = name
 	p.datasetSelect.Options = append(p.datasetSelect.Options, label)
 	p.datasetSelect.SetSelected(label)
 }
 
 func (p *TrainPanel) datasetChosen(label string) {
-	if label != "IDX folder..." {
+	if label != folderChoice {
 		if n, ok := p.datasetNames[label]; ok {
 			p.cfg.Dataset = n
 		}
@@ -298,7 +307,7 @@ func (p *TrainPanel) Start() {
 				return
 			}
 			p.training = t
-			p.history = nil
+			p.history, p.losses = nil, nil
 			p.logLines = nil
 			p.runDir = filepath.Join(p.core.RunsDir(), time.Now().Format("20060102-150405"))
 			p.launch()
@@ -348,28 +357,36 @@ func (p *TrainPanel) drain(t *app.Training, job *app.Job, startGen int, drained 
 	ticker := time.NewTicker(200 * time.Millisecond)
 	defer ticker.Stop()
 	history := append([]train.Eval(nil), p.history...)
+	losses := append([]train.Log(nil), p.losses...)
 	var step *train.Step
 	var fresh []train.Eval
+	var freshLosses []train.Log
+	var lines []string // log lines in the order of their events
 	var done *train.Done
 	flush := func() {
-		if step == nil && len(fresh) == 0 && done == nil {
+		if step == nil && len(lines) == 0 && done == nil {
 			return
 		}
 		var loss, acc image.Image
-		if len(fresh) > 0 {
-			loss, acc = renderCharts(history)
+		if len(fresh) > 0 || len(freshLosses) > 0 {
+			loss, acc = renderCharts(history, losses)
 		}
-		s, f, d := step, fresh, done
-		p.do(func() { p.apply(s, f, d, loss, acc, startGen) })
-		step, fresh, done = nil, nil, nil
+		u := update{step: step, evals: fresh, losses: freshLosses, lines: lines, done: done, loss: loss, acc: acc}
+		p.do(func() { p.apply(u, startGen) })
+		step, fresh, freshLosses, lines, done = nil, nil, nil, nil, nil
 	}
 	handle := func(ev train.Event) {
 		switch e := ev.(type) {
 		case train.Step:
 			step = &e
+		case train.Log:
+			losses = append(losses, e)
+			freshLosses = append(freshLosses, e)
+			lines = append(lines, e.LogLine())
 		case train.Eval:
 			history = append(history, e)
 			fresh = append(fresh, e)
+			lines = append(lines, e.LogLine())
 		case train.Done:
 			done = &e
 		}
@@ -393,8 +410,8 @@ func (p *TrainPanel) drain(t *app.Training, job *app.Job, startGen int, drained 
 	}
 }
 
-func renderCharts(h []train.Eval) (image.Image, image.Image) {
-	loss, err1 := app.LossPlot(h, 5*vg.Inch, 3.2*vg.Inch)
+func renderCharts(h []train.Eval, losses []train.Log) (image.Image, image.Image) {
+	loss, err1 := app.LossPlot(h, losses, 5*vg.Inch, 3.2*vg.Inch)
 	acc, err2 := app.AccuracyPlot(h, 5*vg.Inch, 3.2*vg.Inch)
 	if err1 != nil || err2 != nil {
 		return nil, nil
@@ -403,7 +420,7 @@ func renderCharts(h []train.Eval) (image.Image, image.Image) {
 }
 
 func (p *TrainPanel) renderCharts(h []train.Eval) {
-	loss, acc := renderCharts(h)
+	loss, acc := renderCharts(h, nil)
 	if loss != nil {
 		p.lossImg.Image, p.accImg.Image = loss, acc
 		p.lossImg.Refresh()
@@ -411,8 +428,20 @@ func (p *TrainPanel) renderCharts(h []train.Eval) {
 	}
 }
 
+// update is the progress drain hands to the UI at once: the latest step, the evaluations and
+// loss lines since the last update, their log lines in order, the end, and fresh charts.
+type update struct {
+	step      *train.Step
+	evals     []train.Eval
+	losses    []train.Log
+	lines     []string
+	done      *train.Done
+	loss, acc image.Image
+}
+
 // apply shows coalesced progress; it runs on the UI goroutine.
-func (p *TrainPanel) apply(step *train.Step, fresh []train.Eval, done *train.Done, loss, acc image.Image, startGen int) {
+func (p *TrainPanel) apply(u update, startGen int) {
+	step, fresh, done := u.step, u.evals, u.done
 	if step != nil {
 		p.progress.SetValue(float64(step.Gen) / float64(step.Of))
 		eta := "?"
@@ -421,18 +450,19 @@ func (p *TrainPanel) apply(step *train.Step, fresh []train.Eval, done *train.Don
 		}
 		p.progressText.SetText(fmt.Sprintf("Generation %d of %d · ETA %s", step.Gen, step.Of, eta))
 	}
-	if len(fresh) > 0 {
-		p.history = append(p.history, fresh...)
-		for _, e := range fresh {
-			p.logLines = append(p.logLines, e.LogLine())
-		}
+	p.history = append(p.history, fresh...)
+	p.losses = append(p.losses, u.losses...)
+	if len(u.lines) > 0 {
+		p.logLines = append(p.logLines, u.lines...)
 		p.logList.Refresh()
 		p.logList.ScrollToBottom()
-		if loss != nil {
-			p.lossImg.Image, p.accImg.Image = loss, acc
-			p.lossImg.Refresh()
-			p.accImg.Refresh()
-		}
+	}
+	if u.loss != nil {
+		p.lossImg.Image, p.accImg.Image = u.loss, u.acc
+		p.lossImg.Refresh()
+		p.accImg.Refresh()
+	}
+	if len(fresh) > 0 {
 		p.showSamples(fresh[len(fresh)-1].Samples)
 	}
 	if done != nil {
@@ -456,12 +486,8 @@ func (p *TrainPanel) showSamples(samples []train.Sample) {
 		if i >= len(samples) {
 			continue
 		}
+		p.digits[i].Image = sampleImage(samples[i])
 		s := samples[i]
-		g := image.NewGray(image.Rect(0, 0, s.W, s.H))
-		for j, v := range s.Pixels {
-			g.Pix[j] = uint8(v*255 + 0.5)
-		}
-		p.digits[i].Image = g
 		p.digits[i].Refresh()
 		p.digitText[i].SetText(fmt.Sprintf("Actual: %s Pred: %s", name(s.Actual), name(s.Pred)))
 		if s.Actual != s.Pred {
@@ -473,6 +499,24 @@ func (p *TrainPanel) showSamples(samples []train.Sample) {
 	}
 }
 
+// sampleImage draws a sample: grey for one channel, colour for three (CIFAR-10).
+func sampleImage(s train.Sample) image.Image {
+	px := func(v float32) uint8 { return uint8(min(max(v, 0), 1)*255 + 0.5) }
+	plane := s.H * s.W
+	if s.C == 3 && len(s.Pixels) == 3*plane {
+		img := image.NewNRGBA(image.Rect(0, 0, s.W, s.H))
+		for j := 0; j < plane; j++ {
+			img.Pix[4*j], img.Pix[4*j+1], img.Pix[4*j+2], img.Pix[4*j+3] = px(s.Pixels[j]), px(s.Pixels[plane+j]), px(s.Pixels[2*plane+j]), 255
+		}
+		return img
+	}
+	g := image.NewGray(image.Rect(0, 0, s.W, s.H))
+	for j := 0; j < plane && j < len(s.Pixels); j++ {
+		g.Pix[j] = px(s.Pixels[j])
+	}
+	return g
+}
+
 // autosave keeps what a run made: its checkpoint, metrics and plots, in the run's folder.
 func (p *TrainPanel) autosave(t *app.Training) (string, error) {
 	dir := p.runDir
@@ -481,11 +525,20 @@ func (p *TrainPanel) autosave(t *app.Training) (string, error) {
 		return "", err
 	}
 	var h []train.Eval
-	t.Snapshot(func() { h = append(h, t.State.History...) })
+	var losses []train.Log
+	t.Snapshot(func() {
+		h = append(h, t.State.History...)
+		losses = append(losses, t.State.Losses...)
+	})
 	if err := app.WriteMetricsCSV(filepath.Join(dir, "metrics.csv"), h); err != nil {
 		return "", err
 	}
-	return path, app.WritePlots(dir, h)
+	if len(losses) > 0 {
+		if err := app.WriteLossCSV(filepath.Join(dir, "losses.csv"), losses); err != nil {
+			return "", err
+		}
+	}
+	return path, app.WritePlots(dir, h, losses)
 }
 
 func (p *TrainPanel) finished(job *app.Job, err error, saved string, saveErr error) {
@@ -571,7 +624,7 @@ func (p *TrainPanel) SaveCheckpointDialog() {
 			})
 		}()
 	}, p.win)
-	d.SetFileName("mnist.convas")
+	d.SetFileName(t.State.Config.Recipe + ".convas")
 	d.SetFilter(storage.NewExtensionFileFilter([]string{".convas"}))
 	d.Show()
 }
@@ -599,7 +652,7 @@ func (p *TrainPanel) OpenCheckpoint(path string) {
 		t, err := p.core.OpenCheckpoint(path)
 		var loss, acc image.Image
 		if err == nil {
-			loss, acc = renderCharts(t.State.History)
+			loss, acc = renderCharts(t.State.History, t.State.Losses)
 		}
 		p.do(func() {
 			if err != nil {
@@ -611,6 +664,7 @@ func (p *TrainPanel) OpenCheckpoint(path string) {
 			p.form.set(t.State.Config)
 			p.selectDataset(t.State.Config.Dataset)
 			p.history = append([]train.Eval(nil), t.State.History...)
+			p.losses = append([]train.Log(nil), t.State.Losses...)
 			p.logLines = nil
 			for _, e := range p.history {
 				p.logLines = append(p.logLines, e.LogLine())
@@ -714,4 +768,64 @@ func (p *TrainPanel) Dropped(uris []fyne.URI) {
 			}
 		}
 	}
+}
+
+// ExportCIFARDialog asks for a folder and writes CIFAR-10 into it as class folders: the data set
+// chosen in the picker when it is CIFAR-10, the model store's copy otherwise.
+func (p *TrainPanel) ExportCIFARDialog() {
+	if p.exportJob != nil {
+		return
+	}
+	d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
+		if err != nil || u == nil {
+			return
+		}
+		p.ExportCIFAR(u.Path())
+	}, p.win)
+	d.Show()
+}
+
+// ExportCIFAR writes CIFAR-10 as class folders into out on a job, with a progress dialog that
+// can cancel it.
+func (p *TrainPanel) ExportCIFAR(out string) {
+	if p.exportJob != nil {
+		return
+	}
+	src := app.CIFAR10Name
+	if p.core.DatasetInfo(p.cfg.Dataset).Colour {
+		src = p.cfg.Dataset
+	}
+	bar := widget.NewProgressBar()
+	text := widget.NewLabel("Reading CIFAR-10...")
+	var prog dialog.Dialog
+	job := p.core.StartExportCIFAR10(src, out, func(e app.ExportProgress) {
+		p.do(func() {
+			bar.SetValue(float64(e.Done) / float64(max(e.Total, 1)))
+			text.SetText(fmt.Sprintf("%d of %d pictures", e.Done, e.Total))
+		})
+	})
+	p.exportJob = job
+	setEnabled(p.exportBtn, false)
+	prog = dialog.NewCustom("Export CIFAR-10 to class folders", "Cancel",
+		container.NewVBox(widget.NewLabel("Writing train_dir and validation_dir in "+out), bar, text), p.win)
+	prog.SetOnClosed(job.Cancel)
+	prog.Show()
+	p.setStatus("Exporting CIFAR-10 to " + out + "...")
+	go func() {
+		err := job.Wait()
+		p.do(func() {
+			p.exportJob = nil
+			setEnabled(p.exportBtn, true)
+			prog.Hide()
+			switch {
+			case job.State() == app.Cancelled:
+				p.setStatus("Export cancelled; the pictures written so far are in " + out)
+			case err != nil:
+				p.setStatus("")
+				showError(err, p.win)
+			default:
+				p.setStatus("Exported CIFAR-10 to " + out + " (train_dir, validation_dir, cifar10_labels.txt)")
+			}
+		})
+	}()
 }

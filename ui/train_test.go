@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"fmt"
+	"image"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,4 +169,126 @@ func TestDamagedCheckpointShowsErrorAndPanelWorks(t *testing.T) {
 	if p.trainBtn.Disabled() {
 		t.Error("Train disabled after the error")
 	}
+}
+
+// tinyCIFAR writes a small folder in the CIFAR-10 binary layout (records of a label byte and
+// 3,072 channels-first pixel bytes): class k has a bright square in colour plane k%3. It writes
+// the bytes itself, as ui/ does not import compute/.
+func tinyCIFAR(t *testing.T) string {
+	dir := filepath.Join(t.TempDir(), "cifar-10-batches-bin")
+	os.MkdirAll(dir, 0o755)
+	record := func(j int) []byte {
+		k := j % 10
+		rec := make([]byte, 3073)
+		rec[0] = byte(k)
+		for y := 6; y < 26; y++ {
+			for x := 6; x < 26; x++ {
+				rec[1+(k%3)*1024+y*32+x] = 220
+			}
+		}
+		return rec
+	}
+	write := func(name string, n int) {
+		var b []byte
+		for j := 0; j < n; j++ {
+			b = append(b, record(j)...)
+		}
+		os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
+	for i := 1; i <= 5; i++ {
+		write(fmt.Sprintf("data_batch_%d.bin", i), 20)
+	}
+	write("test_batch.bin", 12)
+	return dir
+}
+
+func TestCIFARPresetAndDatasetPicker(t *testing.T) {
+	p, _ := newPanel(t)
+	found := ""
+	for _, o := range p.presetSelect.Options {
+		if strings.HasSuffix(o, "[cifar10-advanced]") {
+			found = o
+		}
+	}
+	if found == "" {
+		t.Fatalf("cifar10-advanced not among %v", p.presetSelect.Options)
+	}
+	p.presetSelect.SetSelected(found)
+	if p.form.entries["batch_size"].Text != "128" || p.form.entries["optimizer"].Text != "sgd" || p.form.entries["log_every"].Text != "50" {
+		t.Errorf("form: batch_size %q optimizer %q log_every %q", p.form.entries["batch_size"].Text,
+			p.form.entries["optimizer"].Text, p.form.entries["log_every"].Text)
+	}
+	// The store's copy is offered, marked as missing until fetched.
+	if !strings.HasPrefix(p.datasetSelect.Selected, "CIFAR-10 (model store)") || !strings.Contains(p.datasetSelect.Selected, "not installed") {
+		t.Errorf("data set shows %q", p.datasetSelect.Selected)
+	}
+	if p.cfg.Dataset != "cifar10" {
+		t.Errorf("data set %q", p.cfg.Dataset)
+	}
+}
+
+func TestCIFARTrainShowsColourSamples(t *testing.T) {
+	p, q := newPanel(t)
+	if err := p.SelectPreset("cifar10-advanced"); err != nil {
+		t.Fatal(err)
+	}
+	p.selectDataset(tinyCIFAR(t))
+	for k, v := range map[string]string{"generations": "4", "eval_every": "2", "log_every": "1", "batch_size": "8",
+		"evaluation_size": "8", "conv1_features": "8", "conv2_features": "8", "fully_connected_size1": "16", "fully_connected_size2": "8"} {
+		p.SetField(k, v)
+	}
+	p.Start()
+	q.pump(t, 60*time.Second, func() bool { return p.job != nil && p.job.State() == app.Finished && !p.trainBtn.Disabled() })
+	q.pump(t, 10*time.Second, func() bool { return len(p.logLines) > 0 && strings.HasPrefix(p.logLines[len(p.logLines)-1], "Saved ") })
+	if !strings.HasPrefix(p.logLines[0], "Generation 1: Loss = ") || !strings.HasPrefix(p.logLines[2], "Generation # 2.") {
+		t.Errorf("log %q", p.logLines)
+	}
+	img, ok := p.digits[0].Image.(*image.NRGBA)
+	if !ok || img.Bounds().Dx() != 24 {
+		t.Fatalf("sample picture %T %v, want a 24x24 colour picture", p.digits[0].Image, p.digits[0].Image.Bounds())
+	}
+	// The picture is in colour: some pixel's channels differ.
+	colour := false
+	for j := 0; j < len(img.Pix); j += 4 {
+		if img.Pix[j] != img.Pix[j+1] || img.Pix[j+1] != img.Pix[j+2] {
+			colour = true
+		}
+	}
+	if !colour {
+		t.Error("the sample is grey")
+	}
+	if !strings.Contains(p.digitText[0].Text, "Actual: ") || !strings.ContainsAny(p.digitText[0].Text, "abcdefghijklmnopqrstuvwxyz") {
+		t.Errorf("caption %q should name CIFAR classes", p.digitText[0].Text)
+	}
+	if len(p.losses) != 4 {
+		t.Errorf("%d loss lines for the chart", len(p.losses))
+	}
+}
+
+func TestExportCIFARShowsProgress(t *testing.T) {
+	p, q := newPanel(t)
+	p.selectDataset(tinyCIFAR(t))
+	out := t.TempDir()
+	p.ExportCIFAR(out)
+	if !p.exportBtn.Disabled() {
+		t.Error("export button enabled while exporting")
+	}
+	q.pump(t, 30*time.Second, func() bool { return p.exportJob == nil })
+	if !strings.HasPrefix(p.status.Text, "Exported CIFAR-10") {
+		t.Errorf("status %q", p.status.Text)
+	}
+	n := 0
+	filepath.WalkDir(out, func(path string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(path, ".png") {
+			n++
+		}
+		return nil
+	})
+	if n != 112 {
+		t.Errorf("%d pictures exported, want 112", n)
+	}
+	// Without a CIFAR-10 data set, the export says how to get one.
+	p.selectDataset("mnist")
+	p.ExportCIFAR(t.TempDir())
+	q.pump(t, 10*time.Second, func() bool { return p.exportJob == nil && len(p.win.Canvas().Overlays().List()) > 0 })
 }
