@@ -224,6 +224,9 @@ func (a *App) NewDream(req DreamRequest) (*Dream, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := dream.Check(req.Config, net, img.H, img.W); err != nil {
+		return nil, err // a picture too large for the memory budget, with the size that fits
+	}
 	size := 8
 	if req.KeepFrames {
 		size = req.Config.Octaves*(req.Config.Iterations+1) + 1

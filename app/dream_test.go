@@ -147,6 +147,10 @@ func TestNewDreamErrors(t *testing.T) {
 		{DreamRequest{Network: dream.TrunkName, Picture: NoisePicture, Config: with(func(c *dream.Config) { c.Channel = 768 })}, "channel = 768"},
 		{DreamRequest{Network: "inception5h", Picture: NoisePicture, Config: trunk}, "network inception5h: not downloaded (missing): fetch it"},
 		{DreamRequest{Network: dream.VGG19Name, Picture: NoisePicture, Config: a.DefaultDreamConfig(dream.VGG19Name)}, "network vgg19: not downloaded (missing): fetch it in the Models tab or with convas models fetch vgg19"},
+		{DreamRequest{Network: dream.TrunkName, Picture: NoisePicture, LongSide: 600, Config: with(func(c *dream.Config) { c.MemoryMiB = 64 })},
+			"over the memory budget of 64 MiB: tiles of at most 92 pixels fit (tile_size = 92)"},
+		{DreamRequest{Network: dream.TrunkName, Picture: NoisePicture, LongSide: 600, Config: with(func(c *dream.Config) { c.MemoryMiB = 16 })},
+			"over the memory budget of 16 MiB: the picture may have at most about"},
 		{DreamRequest{Network: "lenet", Picture: NoisePicture, Config: trunk}, `unknown network "lenet" (have: inceptionv3-trunk, inception5h, vgg19)`},
 	}
 	for _, c := range cases {

@@ -194,10 +194,7 @@ func Run(ctx context.Context, cfg Config, net Network, img *Image, control Contr
 
 	// Preflight: every tile size of every octave builds, and fits the memory budget.
 	sizes := octaveSizes(img.H, img.W, cfg.Octaves, cfg.OctaveScale)
-	budget := int64(cfg.MemoryMiB) << 20
-	if budget == 0 {
-		budget = DefaultMemoryMiB << 20
-	}
+	budget := budgetOf(cfg)
 	built, err := preflight(net, s, sizes, cfg.TileSize, budget)
 	if err != nil {
 		return nil, err

@@ -432,6 +432,14 @@ func TestMemoryBudget(t *testing.T) {
 	if _, err := Run(context.Background(), cfg, net, randomImage(600, 600, 8), nil, nil, nil); err == nil || !strings.Contains(err.Error(), "the picture may have at most about") {
 		t.Errorf("picture over budget: %v", err)
 	}
+	// Check refuses the same before any work, and accepts what fits.
+	if err := Check(cfg, net, 600, 600); err == nil || !strings.Contains(err.Error(), "the picture may have at most about") {
+		t.Errorf("Check of a picture over budget: %v", err)
+	}
+	cfg.MemoryMiB = 0
+	if err := Check(cfg, net, 600, 600); err != nil {
+		t.Errorf("Check within the default budget: %v", err)
+	}
 }
 
 func TestNoise(t *testing.T) {

@@ -284,6 +284,33 @@ func Estimate(cfg Config, net Network, h, w int) (int64, error) {
 	return most + picturePlaneBytes(h, w), err
 }
 
+// Check refuses, before any work, a run of cfg on an h x w picture that Run would refuse before
+// its first step: a bad configuration, layer or channel, an octave too small for the network, or
+// a tile or picture over the memory budget (the error then says how large a tile or a picture
+// fits).
+func Check(cfg Config, net Network, h, w int) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	s, err := checkSettings(net, fixed{cfg}.Current())
+	if err != nil {
+		return err
+	}
+	if h <= 0 || w <= 0 {
+		return fmt.Errorf("dream: empty picture")
+	}
+	_, err = preflight(net, s, octaveSizes(h, w, cfg.Octaves, cfg.OctaveScale), cfg.TileSize, budgetOf(cfg))
+	return err
+}
+
+// budgetOf is a run's memory budget in bytes.
+func budgetOf(cfg Config) int64 {
+	if cfg.MemoryMiB == 0 {
+		return DefaultMemoryMiB << 20
+	}
+	return int64(cfg.MemoryMiB) << 20
+}
+
 // preflight builds the tile graph of every octave without running it, and refuses a run that
 // cannot be built or that does not fit the budget, before any work is done. It returns the
 // graphs by tile size, for the run to compile as it reaches them.
