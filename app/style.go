@@ -19,6 +19,7 @@ import (
 	"github.com/disintegration/imaging"
 
 	"convas/app/modelstore"
+	"convas/assets"
 	"convas/compute/models"
 	"convas/compute/style"
 )
@@ -195,6 +196,21 @@ func newStyleRun(cfg style.Config, net style.Network) (*StyleRun, error) {
 	}
 	r.control = &StyleControl{w: style.WeightsOf(cfg)}
 	return r, nil
+}
+
+// SampleCredit returns the author and licence of a built-in sample picture as
+// assets/PROVENANCE.md lists them ("Edvard Munch, The Scream (1893): public domain"), without the
+// licence of the package it was taken from; "" for a name it does not list.
+func SampleCredit(name string) string {
+	for _, line := range strings.Split(assets.Provenance(), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 5 || strings.TrimSpace(cells[1]) != "samples/"+name {
+			continue
+		}
+		credit, _, _ := strings.Cut(cells[3], ";") // the picture's own, before the package's
+		return strings.TrimSpace(credit)
+	}
+	return ""
 }
 
 // OpenStylePicture reads a picture file (PNG, JPEG, GIF, BMP or TIFF), turned upright as its

@@ -379,3 +379,15 @@ func TestStyleNetPresetWithVGG19(t *testing.T) {
 		}
 	}
 }
+
+func TestSampleCredit(t *testing.T) {
+	if got := SampleCredit("scream.jpg"); got != "Edvard Munch, The Scream (1893): public domain" {
+		t.Errorf("scream.jpg: %q", got)
+	}
+	if got := SampleCredit("chelsea.png"); got != "CC0 (scikit-image data)" {
+		t.Errorf("chelsea.png: %q", got)
+	}
+	if got := SampleCredit("nope.png"); got != "" {
+		t.Errorf("an unknown sample: %q", got)
+	}
+}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -43,6 +44,7 @@ type StylePanel struct {
 	contentSel, styleSel   *widget.Select
 	contentPath, stylePath string
 	contentImg, styleImg   *canvas.Image
+	credit                 *widget.Label             // where the built-in pictures chosen come from
 	weights                map[string]*widget.Slider // content, style, tv: log10 of the weight
 	weightText             map[string]*widget.Label
 	layerChecks            *fyne.Container
@@ -77,11 +79,13 @@ type StylePanel struct {
 	estimateSeq   int64
 	estimateAsked atomic.Int64 // estimateSeq, for the estimating goroutines
 	estimateTimer *time.Timer
+	estimateStop  context.CancelFunc // stops the estimate being computed (a step being timed)
 	estimated     *app.StyleEstimate // the estimate shown, of the settings as they are when estimateShown == estimateSeq
 	estimateShown int64
 	estimateRuns  atomic.Int32 // estimates computed, for tests
 
-	framesShown int // frames put on the result preview during the current run
+	framesShown int  // frames put on the result preview during the current run
+	starting    bool // Start is loading a run: no step is timed for the estimate meanwhile
 }
 
 // estimateDelay is how long the settings must rest before they are estimated.
@@ -116,6 +120,9 @@ func NewStylePanel(core *app.App, win fyne.Window, do func(func())) *StylePanel 
 		fields: map[string]*widget.Entry{}}
 	samples := core.Samples()
 	p.contentImg, p.styleImg = thumb(), thumb()
+	p.credit = widget.NewLabel("")
+	p.credit.Wrapping = fyne.TextWrapWord
+	p.credit.TextStyle.Italic = true
 	p.contentSel = widget.NewSelect(samples, func(s string) { p.setPicture(&p.contentPath, p.contentImg, p.samplePath(s)) })
 	p.styleSel = widget.NewSelect(samples, func(s string) { p.setPicture(&p.stylePath, p.styleImg, p.samplePath(s)) })
 	var netTitles []string
@@ -225,6 +232,7 @@ func (p *StylePanel) View() fyne.CanvasObject {
 	form.Append("Network", p.networkSel)
 	form.Append("Content", container.NewBorder(nil, nil, nil, open(&p.contentPath, p.contentImg), p.contentSel))
 	form.Append("Style", container.NewBorder(nil, nil, nil, open(&p.stylePath, p.styleImg), p.styleSel))
+	form.Append("", p.credit)
 	form.Append("", container.NewVBox(p.extraBox, widget.NewButtonWithIcon("Blend in another style...", theme.ContentAddIcon(), p.AddStyleDialog)))
 	for _, k := range []string{"content", "style", "tv"} {
 		form.Append(k+" weight", container.NewBorder(nil, nil, nil, p.weightText[k], p.weights[k]))
@@ -267,6 +275,7 @@ func (p *StylePanel) setPicture(dst *string, img *canvas.Image, path string) {
 		return
 	}
 	*dst = path
+	p.showCredit()
 	go func() {
 		m, err := app.OpenStylePicture(path)
 		p.do(func() {
@@ -505,6 +514,12 @@ func (p *StylePanel) Start() {
 		showError(e.Err(), p.win)
 		return
 	}
+	// A step being timed for the estimate would slow the run's start and be slowed by it: stop
+	// it; the estimate is asked again once the run is going (without timing).
+	if p.estimateStop != nil {
+		p.estimateStop()
+	}
+	p.starting = true
 	p.status.SetText("Loading the network and the pictures...")
 	setEnabled(p.startBtn, false)
 	go func() {
@@ -514,14 +529,17 @@ func (p *StylePanel) Start() {
 			job, err = r.Start()
 		}
 		p.do(func() {
+			p.starting = false
 			if err != nil {
 				p.status.SetText("")
 				p.updateButtons()
 				showError(err, p.win)
+				p.requestEstimate()
 				return
 			}
 			p.run, p.job = r, job
 			p.framesShown = 0
+			p.requestEstimate()
 			p.strip.Objects = nil
 			p.strip.Refresh()
 			p.status.SetText("Stylizing with " + cfg.Model)
@@ -771,6 +789,24 @@ func (p *StylePanel) AddStyle(path string, weight float64) {
 	p.requestEstimate()
 }
 
+// showCredit names the source and licence of the built-in pictures chosen.
+func (p *StylePanel) showCredit() {
+	if p.credit == nil {
+		return
+	}
+	var lines []string
+	for _, path := range []string{p.contentPath, p.stylePath} {
+		name := filepath.Base(path)
+		if sample, err := p.core.SamplePath(name); err == nil && sample == path {
+			if c := app.SampleCredit(name); c != "" {
+				lines = append(lines, name+": "+c)
+			}
+		}
+	}
+	p.credit.SetText(strings.Join(lines, "\n"))
+	p.credit.Hidden = len(lines) == 0
+}
+
 // InitDialog picks the picture a transfer starts from.
 func (p *StylePanel) InitDialog() {
 	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
@@ -814,7 +850,12 @@ func (p *StylePanel) requestEstimate() {
 		p.estimate.SetText("Estimate: " + err.Error())
 		return
 	}
-	measure := !p.running()
+	measure := !p.running() && !p.starting
+	if p.estimateStop != nil {
+		p.estimateStop()
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	p.estimateStop = stop
 	p.estimateTimer = time.AfterFunc(estimateDelay, func() {
 		if p.estimateAsked.Load() != seq {
 			return // a newer request is on its way
@@ -826,8 +867,11 @@ func (p *StylePanel) requestEstimate() {
 				}
 			})
 		}
-		e, err := p.estimator.Estimate(context.Background(), cfg, measure)
+		e, err := p.estimator.Estimate(ctx, cfg, measure)
 		p.estimateRuns.Add(1)
+		if errors.Is(err, context.Canceled) {
+			return // stopped for a run or a newer request
+		}
 		p.do(func() {
 			if seq != p.estimateSeq {
 				return // stale: the settings changed meanwhile

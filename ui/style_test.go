@@ -31,6 +31,9 @@ func TestStylePanelRunAndLiveWeights(t *testing.T) {
 	if !strings.HasSuffix(p.contentPath, "chelsea.png") || !strings.HasSuffix(p.stylePath, "scream.jpg") {
 		t.Fatalf("default pictures %q %q", p.contentPath, p.stylePath)
 	}
+	if !strings.Contains(p.credit.Text, "scream.jpg: Edvard Munch, The Scream (1893): public domain") || !strings.Contains(p.credit.Text, "chelsea.png: CC0") {
+		t.Errorf("credit %q", p.credit.Text)
+	}
 	if p.networks[p.networkSel.Selected].Name != "inceptionv3-trunk" {
 		t.Fatalf("default network %q", p.networkSel.Selected)
 	}
