@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"hash"
+	"unsafe"
 
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
@@ -200,6 +201,66 @@ func maxPoolBackward[T float](g *poolGeom, x, dy, dx []T) {
 	})
 }
 
+// maxPoolForwardMask is maxPoolForward that also writes into mask, for each output, the index
+// in its plane of the input cell it copied (the first maximum of its window).
+func maxPoolForwardMask[T float](g *poolGeom, x, y []T, mask []int32) {
+	in, out := g.h*g.w, g.oh*g.ow
+	parallelFor(g.n*g.c, func(_, lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			plane := x[pl*in : (pl+1)*in]
+			dst, mk := y[pl*out:(pl+1)*out], mask[pl*out:(pl+1)*out]
+			for oh := 0; oh < g.oh; oh++ {
+				h0, h1 := g.rows(oh)
+				o, m := dst[oh*g.ow:(oh+1)*g.ow], mk[oh*g.ow:(oh+1)*g.ow]
+				from := 0
+				if g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.pad.Left == 0 && h1-h0 == 2 {
+					from = min(g.ow, g.w/2)
+					argmax2x2(plane, h0, g.w, o[:from], m[:from])
+				}
+				for ow := from; ow < len(o); ow++ {
+					i := argmax(g, plane, h0, h1, ow)
+					o[ow], m[ow] = plane[i], int32(i)
+				}
+			}
+		}
+	})
+}
+
+// argmax2x2 writes the maxima of a row of 2x2 windows at stride 2, wholly inside rows h0 and
+// h0+1 of plane (of width w), into out, and their indices in plane into mask.
+func argmax2x2[T float](plane []T, h0, w int, out []T, mask []int32) {
+	r0, r1 := plane[h0*w:(h0+1)*w], plane[(h0+1)*w:(h0+2)*w]
+	for ow := range out {
+		i := 2 * ow
+		m, at := r0[i], h0*w+i
+		if v := r0[i+1]; v > m {
+			m, at = v, h0*w+i+1
+		}
+		if v := r1[i]; v > m {
+			m, at = v, (h0+1)*w+i
+		}
+		if v := r1[i+1]; v > m {
+			m, at = v, (h0+1)*w+i+1
+		}
+		out[ow], mask[ow] = m, int32(at)
+	}
+}
+
+// maxPoolRoute adds each output gradient in dy to the input cell mask names, into dx.
+func maxPoolRoute[T float](g *poolGeom, mask []int32, dy, dx []T) {
+	in, out := g.h*g.w, g.oh*g.ow
+	parallelFor(g.n*g.c, func(_, lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			dst := dx[pl*in : (pl+1)*in]
+			clear(dst)
+			grad, mk := dy[pl*out:(pl+1)*out], mask[pl*out:(pl+1)*out]
+			for o, d := range grad {
+				dst[mk[o]] += d
+			}
+		}
+	})
+}
+
 // route2x2 routes the gradients gr of a row of 2x2 windows at stride 2, wholly inside the two
 // input rows x (of width w, as are the rows of dx), each to the first maximum of its window.
 // The windows do not overlap, so each input cell receives at most one gradient.
@@ -226,10 +287,35 @@ func route2x2[T float](x, dx, gr []T, w int) {
 	}
 }
 
-// maxPool2DOp is max pooling: x → y.
+// maxPool2DOp is max pooling: x → y. Once differentiated (SymDiff), it also records, on each
+// run, where each window's maximum lies (mask), so that its backward op routes the gradient
+// without searching the windows again.
 type maxPool2DOp struct {
 	poolParams
 	outCache
+	record bool
+	mask   poolMask
+}
+
+// poolMask is the index, within its plane, of the input cell each output of a max-pooling
+// copied, and the input it was computed on (the address and length of its data).
+type poolMask struct {
+	idx []int32
+	x   unsafe.Pointer
+	n   int
+}
+
+// valid reports whether the mask was computed on the float data x.
+func (m *poolMask) valid(x *tensor.Dense) bool {
+	return m.x != nil && m.x == dataPointer(x) && m.n == x.Shape().TotalSize()
+}
+
+// dataPointer returns the address of x's first element.
+func dataPointer(x *tensor.Dense) unsafe.Pointer {
+	if x.Dtype() == tensor.Float32 {
+		return unsafe.Pointer(unsafe.SliceData(dataOf[float32](x)))
+	}
+	return unsafe.Pointer(unsafe.SliceData(dataOf[float64](x)))
 }
 
 var (
@@ -284,11 +370,25 @@ func (op *maxPool2DOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gor
 	if err != nil {
 		return nil, err
 	}
-	if x.Dtype() == tensor.Float32 {
-		maxPoolForward(&g, dataOf[float32](x), dataOf[float32](y))
-	} else {
-		maxPoolForward(&g, dataOf[float64](x), dataOf[float64](y))
+	if !op.record {
+		if x.Dtype() == tensor.Float32 {
+			maxPoolForward(&g, dataOf[float32](x), dataOf[float32](y))
+		} else {
+			maxPoolForward(&g, dataOf[float64](x), dataOf[float64](y))
+		}
+		return y, nil
 	}
+	n := g.outShape().TotalSize()
+	if cap(op.mask.idx) < n {
+		op.mask.idx = make([]int32, n)
+	}
+	op.mask.idx = op.mask.idx[:n]
+	if x.Dtype() == tensor.Float32 {
+		maxPoolForwardMask(&g, dataOf[float32](x), dataOf[float32](y), op.mask.idx)
+	} else {
+		maxPoolForwardMask(&g, dataOf[float64](x), dataOf[float64](y), op.mask.idx)
+	}
+	op.mask.x, op.mask.n = dataPointer(x), x.Shape().TotalSize()
 	return y, nil
 }
 
@@ -318,7 +418,10 @@ func (op *maxPool2DOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Nod
 	if len(inputs) != 1 {
 		return nil, fmt.Errorf("nn: MaxPool2D: SymDiff: expected 1 input, got %d", len(inputs))
 	}
-	dx, err := gorgonia.ApplyOp(&maxPool2DBackOp{poolParams: op.poolParams}, inputs[0], grad)
+	// The backward op reads the mask this op records, so it also takes this op's output: the
+	// edge makes every machine run this op first.
+	op.record = true
+	dx, err := gorgonia.ApplyOp(&maxPool2DBackOp{poolParams: op.poolParams, fwd: op}, inputs[0], grad, output)
 	if err != nil {
 		return nil, fmt.Errorf("nn: MaxPool2D: SymDiff: %w", err)
 	}
@@ -339,27 +442,38 @@ func (op *maxPool2DOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nod
 	})
 }
 
-// maxPool2DBackOp is the gradient of max pooling: (x, dy) → dx. It finds each window's
-// maximum again rather than keeping a mask.
+// maxPool2DBackOp is the gradient of max pooling: (x, dy) → dx, or, built by the forward op's
+// SymDiff, (x, dy, y) → dx, where y (the forward op's output, otherwise unread) orders the
+// forward op first. With a forward op (fwd) whose mask was recorded on this x, it routes each
+// gradient along the mask; otherwise it finds each window's maximum again.
 type maxPool2DBackOp struct {
 	poolParams
 	outCache
+	fwd *maxPool2DOp
 }
 
 var _ gorgonia.UsePreallocDoer = (*maxPool2DBackOp)(nil)
 
-// Arity is 2: input and output gradient.
-func (op *maxPool2DBackOp) Arity() int { return 2 }
+// Arity is 2: input and output gradient; 3 with the forward op's output.
+func (op *maxPool2DBackOp) Arity() int {
+	if op.fwd != nil {
+		return 3
+	}
+	return 2
+}
 
-// Type is Tensor-4 a → Tensor-4 a → Tensor-4 a.
+// Type is Tensor-4 a → Tensor-4 a → Tensor-4 a, with one more Tensor-4 a input with a forward op.
 func (op *maxPool2DBackOp) Type() hm.Type {
 	t := tensorType(4)
+	if op.fwd != nil {
+		return hm.NewFnType(t, t, t, t)
+	}
 	return hm.NewFnType(t, t, t)
 }
 
 // InferShape returns the shape of x.
 func (op *maxPool2DBackOp) InferShape(inputs ...gorgonia.DimSizer) (tensor.Shape, error) {
-	ss, err := inferShapes("MaxPool2DBack", 2, inputs)
+	ss, err := inferShapes("MaxPool2DBack", op.Arity(), inputs)
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +498,7 @@ func (op *maxPool2DBackOp) UsePreallocDo(prealloc gorgonia.Value, inputs ...gorg
 }
 
 func (op *maxPool2DBackOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseInputs("MaxPool2DBack", 2, inputs)
+	in, err := denseInputs("MaxPool2DBack", op.Arity(), inputs)
 	if err != nil {
 		return nil, err
 	}
@@ -400,9 +514,16 @@ func (op *maxPool2DBackOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) 
 	if err != nil {
 		return nil, err
 	}
-	if x.Dtype() == tensor.Float32 {
+	switch {
+	case op.fwd != nil && op.fwd.mask.valid(x) && len(op.fwd.mask.idx) == dy.Shape().TotalSize():
+		if x.Dtype() == tensor.Float32 {
+			maxPoolRoute(&g, op.fwd.mask.idx, dataOf[float32](dy), dataOf[float32](dx))
+		} else {
+			maxPoolRoute(&g, op.fwd.mask.idx, dataOf[float64](dy), dataOf[float64](dx))
+		}
+	case x.Dtype() == tensor.Float32:
 		maxPoolBackward(&g, dataOf[float32](x), dataOf[float32](dy), dataOf[float32](dx))
-	} else {
+	default:
 		maxPoolBackward(&g, dataOf[float64](x), dataOf[float64](dy), dataOf[float64](dx))
 	}
 	return dx, nil
@@ -424,4 +545,9 @@ func (op *maxPool2DBackOp) WriteHash(h hash.Hash) { writeHash(h, op.String()) }
 func (op *maxPool2DBackOp) Hashcode() uint32 { return hashString(op.String()) }
 
 // String describes the op and its parameters.
-func (op *maxPool2DBackOp) String() string { return op.describe("MaxPool2DBack") }
+func (op *maxPool2DBackOp) String() string {
+	if op.fwd != nil {
+		return op.describe("MaxPool2DBackMask")
+	}
+	return op.describe("MaxPool2DBack")
+}

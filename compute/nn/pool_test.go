@@ -187,6 +187,10 @@ func TestMaxPoolKernelsMatchNaive(t *testing.T) {
 		y, dx := make([]float32, len(dy)), make([]float32, len(x))
 		maxPoolForward(&g, x, y)
 		maxPoolBackward(&g, x, dy, dx)
+		// The same through the mask, which the ops use once differentiated.
+		my, mdx, mask := make([]float32, len(dy)), make([]float32, len(x)), make([]int32, len(dy))
+		maxPoolForwardMask(&g, x, my, mask)
+		maxPoolRoute(&g, mask, dy, mdx)
 		wantY, wantDX := make([]float32, len(dy)), make([]float32, len(x))
 		for pl := 0; pl < n*c; pl++ {
 			for i := 0; i < g.oh; i++ {
@@ -215,10 +219,72 @@ func TestMaxPoolKernelsMatchNaive(t *testing.T) {
 				t.Fatalf("case %d (%v, kernel %dx%d, stride %dx%d, pad %v): y[%d] = %g, want %g", tc, tensor.Shape{n, c, h, w}, kh, kw, sh, sw, pad, i, y[i], wantY[i])
 			}
 		}
+		for i := range y {
+			if my[i] != wantY[i] {
+				t.Fatalf("case %d (%v, kernel %dx%d, stride %dx%d, pad %v): y[%d] = %g with the mask, want %g", tc, tensor.Shape{n, c, h, w}, kh, kw, sh, sw, pad, i, my[i], wantY[i])
+			}
+		}
+		for i := range dx {
+			if mdx[i] != wantDX[i] {
+				t.Fatalf("case %d (%v, kernel %dx%d, stride %dx%d, pad %v): dx[%d] = %g through the mask, want %g", tc, tensor.Shape{n, c, h, w}, kh, kw, sh, sw, pad, i, mdx[i], wantDX[i])
+			}
+		}
 		for i := range dx {
 			if dx[i] != wantDX[i] {
 				t.Fatalf("case %d (%v, kernel %dx%d, stride %dx%d, pad %v): dx[%d] = %g, want %g", tc, tensor.Shape{n, c, h, w}, kh, kw, sh, sw, pad, i, dx[i], wantDX[i])
 			}
 		}
+	}
+}
+
+// TestMaxPool2DMask checks that a differentiated MaxPool2D records its mask on every run and
+// that its backward op routes along it, on a graph whose buffers are reused, with a new input
+// each run: the gradient must be the one the window search gives for that run's input.
+func TestMaxPool2DMask(t *testing.T) {
+	g := gorgonia.NewGraph()
+	x := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(2, 3, 9, 8), gorgonia.WithName("x"))
+	y := must(t)(MaxPool2D(x, 3, 3, 2, 2, Same(9, 8, 3, 3, 2, 2)))
+	cost := must(t)(gorgonia.Sum(must(t)(gorgonia.Square(y))))
+	grads, err := gorgonia.Grad(cost, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd := y.Op().(*maxPool2DOp)
+	ReuseBuffers(g)
+	vm := gorgonia.NewTapeMachine(g)
+	defer vm.Close()
+	r := newRand(8)
+	pg, err := fwd.geom(x.Shape())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for run := 0; run < 3; run++ {
+		xd := make([]float32, x.Shape().TotalSize())
+		for i := range xd {
+			xd[i] = float32(r.IntN(5)) // ties
+		}
+		if err := gorgonia.Let(x, tensor.New(tensor.WithShape(x.Shape()...), tensor.WithBacking(xd))); err != nil {
+			t.Fatal(err)
+		}
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		if !fwd.mask.valid(x.Value().(*tensor.Dense)) {
+			t.Fatalf("run %d: no mask recorded for this run's input", run)
+		}
+		yv := y.Value().Data().([]float32)
+		dy := make([]float32, len(yv))
+		for i, v := range yv {
+			dy[i] = 2 * v
+		}
+		want := make([]float32, len(xd))
+		maxPoolBackward(&pg, xd, dy, want)
+		got := grads[0].Value().Data().([]float32)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("run %d: dx[%d] = %g, want %g", run, i, got[i], want[i])
+			}
+		}
+		vm.Reset()
 	}
 }
