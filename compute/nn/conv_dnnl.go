@@ -28,10 +28,6 @@ const convBackend = "onednn"
 // shape. The engine caches a failure to create a primitive, so the fallback costs one round
 // trip to the engine's thread after the first try.
 func conv32(algo ConvAlgorithm, pass convPass, g *convGeom, x, w, y []float32) {
-	if gemmFirst(pass, g) {
-		convGEMM(pass, g, x, w, y)
-		return
-	}
 	if e, err := dnnl.Default(); err == nil && e.Run(dnnlConv(g, algo), dnnlPass(pass), x, w, y) == nil {
 		return
 	}
@@ -50,17 +46,6 @@ func conv32Bias(algo ConvAlgorithm, g *convGeom, x, w, bias, y []float32) {
 	}
 	convGEMM(passForward, g, x, w, y)
 	addBias(g.outShape(), y, bias, y)
-}
-
-// gemmFirst reports the passes the GEMM kernels run faster than oneDNN: the filter gradient of
-// a convolution of one input channel. oneDNN's jit kernel computes it on a blocked input eight
-// channels wide, seven of them padding; its kernel for plain layouts (x64:gemm:jit) was slower
-// still. On the MNIST recipe's first layer at batch 100 (2 cores, AVX2, load about 20): best of 20
-// 14.3 ms on oneDNN, 5.2 ms on im2col and OpenBLAS, CPU time 15 against 6 to 13 ms. With three
-// input channels (the CIFAR-10 recipe's first layer) oneDNN was as fast and used a third of the
-// CPU time, so the rule stops at one.
-func gemmFirst(pass convPass, g *convGeom) bool {
-	return pass == passBackFilter && g.c == 1
 }
 
 // dnnlConv describes g to oneDNN.
@@ -92,9 +77,6 @@ func dnnlPass(p convPass) dnnl.Pass {
 // implementation and layouts, or "gemm" with the reason oneDNN declined. Tests and benchmarks
 // use it.
 func convImpl(algo ConvAlgorithm, pass convPass, g *convGeom) string {
-	if gemmFirst(pass, g) {
-		return "gemm (faster for this pass and shape)"
-	}
 	e, err := dnnl.Default()
 	if err != nil {
 		return "gemm (" + err.Error() + ")"
