@@ -118,6 +118,9 @@ func NewTrainPanel(core *app.App, win fyne.Window, do func(func())) *TrainPanel 
 		p.digitText[i] = widget.NewLabel("Actual: -  Pred: -")
 		p.digitText[i].Alignment = fyne.TextAlignCenter
 		p.digitText[i].SizeName = theme.SizeNameCaptionText
+		// CIFAR-10's class names make captions longer than a cell: wrap them rather than let
+		// them widen the window.
+		p.digitText[i].Wrapping = fyne.TextWrapWord
 	}
 	p.logList = widget.NewList(func() int { return len(p.logLines) },
 		func() fyne.CanvasObject {
