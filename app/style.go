@@ -463,13 +463,9 @@ func (e *StyleEstimator) Estimate(ctx context.Context, cfg style.Config, measure
 		}
 		cfg.Size = max(side, 16)
 	}
-	net := e.nets[cfg.Model]
-	if net == nil {
-		var err error
-		if net, err = e.a.LoadStyleNetwork(cfg.Model); err != nil {
-			return StyleEstimate{}, err
-		}
-		e.nets[cfg.Model] = net
+	net, err := e.network(cfg.Model)
+	if err != nil {
+		return StyleEstimate{}, err
 	}
 	key := timingKey(cfg)
 	t, ok := e.timings[key]
@@ -477,7 +473,6 @@ func (e *StyleEstimator) Estimate(ctx context.Context, cfg style.Config, measure
 		if err := cfg.Validate(); err != nil {
 			return StyleEstimate{}, err
 		}
-		var err error
 		if t, err = style.MeasureTiming(ctx, cfg, net); err != nil {
 			return StyleEstimate{}, err
 		}
@@ -485,6 +480,30 @@ func (e *StyleEstimator) Estimate(ctx context.Context, cfg style.Config, measure
 	}
 	est, err := style.Estimate(cfg, net, t)
 	return StyleEstimate{Estimation: est, Timing: t}, err
+}
+
+// Layers lists the layers of the network named model, in graph order (loading it once).
+func (e *StyleEstimator) Layers(model string) ([]LayerInfo, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	net, err := e.network(model)
+	if err != nil {
+		return nil, err
+	}
+	return net.Layers(), nil
+}
+
+// network returns the network named model, loaded once; e.mu is held.
+func (e *StyleEstimator) network(model string) (style.Network, error) {
+	if net := e.nets[model]; net != nil {
+		return net, nil
+	}
+	net, err := e.a.LoadStyleNetwork(model)
+	if err != nil {
+		return nil, err
+	}
+	e.nets[model] = net
+	return net, nil
 }
 
 // timingKey names the network and the layer set of cfg: what a Timing belongs to.

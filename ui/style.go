@@ -50,6 +50,7 @@ type StylePanel struct {
 	layerChecks            *fyne.Container
 	layerOn                map[string]*widget.Check
 	layerWeight            map[string]*widget.Entry
+	layerKind, layerSel    *widget.Select // a layer to add, and whether for content or style
 	extraStyles            []*styleRow
 	extraBox               *fyne.Container
 	estimate               *widget.Label
@@ -149,6 +150,10 @@ func NewStylePanel(core *app.App, win fyne.Window, do func(func())) *StylePanel 
 		p.weightText[k] = widget.NewLabel("")
 	}
 	p.layerChecks = container.NewVBox()
+	p.layerKind = widget.NewSelect([]string{"style", "content"}, nil)
+	p.layerKind.SetSelected("style")
+	p.layerSel = widget.NewSelect(nil, nil)
+	p.layerSel.PlaceHolder = "(a layer)"
 	p.layerWeight = map[string]*widget.Entry{}
 	p.extraBox = container.NewVBox()
 	p.estimate = widget.NewLabel("")
@@ -246,6 +251,12 @@ func (p *StylePanel) View() fyne.CanvasObject {
 	form.Append("", p.preserve)
 	form.Append("", p.coarse)
 	form.Append("Layers", p.layerChecks)
+	addLayer := widget.NewButtonWithIcon("", theme.ContentAddIcon(), func() {
+		if err := p.AddLayer(p.layerKind.Selected, p.layerSel.Selected); err != nil {
+			p.status.SetText(err.Error())
+		}
+	})
+	form.Append("Add layer", container.NewBorder(nil, nil, p.layerKind, addLayer, p.layerSel))
 	left := container.NewBorder(nil, container.NewVBox(p.estimate, container.NewHBox(p.startBtn, p.pauseBtn, p.stopBtn, p.saveBtn), p.status),
 		nil, nil, container.NewVScroll(form))
 	pictures := container.NewGridWithColumns(2, p.contentImg, p.styleImg)
@@ -369,19 +380,69 @@ func (p *StylePanel) applyPreset(pr app.StylePreset) {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			key := kind + ":" + n
-			chk := widget.NewCheck(kind+" "+n, func(bool) { p.weightChanged("") })
-			chk.SetChecked(true)
-			e := widget.NewEntry()
-			e.SetText(strconv.FormatFloat(layers[n], 'g', 4, 64))
-			e.OnChanged = func(string) { p.weightChanged("") }
-			p.layerOn[key], p.layerWeight[key] = chk, e
-			p.layerChecks.Add(container.NewGridWithColumns(2, chk, e))
+			p.addLayerRow(kind, n, layers[n])
 		}
 	}
 	add("content", c.ContentLayers)
 	add("style", c.StyleLayers)
 	p.layerChecks.Refresh()
+	p.loadLayerChoices(c.Model)
+}
+
+// addLayerRow adds a layer's check box and weight to the form.
+func (p *StylePanel) addLayerRow(kind, name string, weight float64) {
+	key := kind + ":" + name
+	chk := widget.NewCheck(kind+" "+name, func(bool) { p.weightChanged("") })
+	chk.SetChecked(true)
+	e := widget.NewEntry()
+	e.SetText(strconv.FormatFloat(weight, 'g', 4, 64))
+	e.OnChanged = func(string) { p.weightChanged("") }
+	p.layerOn[key], p.layerWeight[key] = chk, e
+	p.layerChecks.Add(container.NewGridWithColumns(2, chk, e))
+}
+
+// loadLayerChoices lists the layers of a network in the add-a-layer picker, off the UI
+// goroutine (VGG-19 takes seconds to load the first time).
+func (p *StylePanel) loadLayerChoices(model string) {
+	if p.layerSel == nil {
+		return
+	}
+	go func() {
+		layers, err := p.estimator.Layers(model)
+		p.do(func() {
+			if err != nil || p.cfg.Model != model {
+				return
+			}
+			names := make([]string, 0, len(layers))
+			for _, l := range layers {
+				names = append(names, l.Name)
+			}
+			p.layerSel.SetOptions(names)
+		})
+	}()
+}
+
+// AddLayer adds a layer of the network to the content or style layers (kind "content" or
+// "style") with weight 1. The run's graph holds its layers, so a layer is added between runs.
+func (p *StylePanel) AddLayer(kind, name string) error {
+	if p.running() {
+		return fmt.Errorf("a layer is added between runs (Stop first); a running transfer's layer weights can change")
+	}
+	layers := p.cfg.StyleLayers
+	if kind == "content" {
+		layers = p.cfg.ContentLayers
+	}
+	if name == "" || layers == nil {
+		return fmt.Errorf("pick a layer")
+	}
+	if _, ok := layers[name]; ok {
+		return fmt.Errorf("%s is a %s layer already", name, kind)
+	}
+	layers[name] = 1
+	p.addLayerRow(kind, name, 1)
+	p.layerChecks.Refresh()
+	p.requestEstimate()
+	return nil
 }
 
 // setWeight puts a weight on its slider (log10 scale) without applying it to a run.

@@ -210,3 +210,39 @@ func TestLossChartAllZero(t *testing.T) {
 		t.Fatal("no chart")
 	}
 }
+
+// TestStylePanelAddLayer adds a layer of the network to the style layers: it gets a check box
+// and weight 1, reaches the configuration, and the estimate of the bigger graph follows; adding
+// it twice is refused.
+func TestStylePanelAddLayer(t *testing.T) {
+	p, q := newStylePanel(t)
+	q.pump(t, 60*time.Second, func() bool { return len(p.layerSel.Options) > 0 })
+	var name string
+	for _, n := range p.layerSel.Options {
+		if _, ok := p.cfg.StyleLayers[n]; !ok && strings.HasPrefix(n, "conv2d_") {
+			name = n
+			break
+		}
+	}
+	if name == "" {
+		t.Fatalf("no conv2d layer to add among %v", p.layerSel.Options)
+	}
+	before := len(p.layerChecks.Objects)
+	if err := p.AddLayer("style", name); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.layerChecks.Objects) != before+1 || p.layerOn["style:"+name] == nil {
+		t.Errorf("%d layer rows, want %d", len(p.layerChecks.Objects), before+1)
+	}
+	cfg, err := p.readConfig()
+	if err != nil || cfg.StyleLayers[name] != 1 {
+		t.Fatalf("style layers %v, %v", cfg.StyleLayers, err)
+	}
+	if err := p.AddLayer("style", name); err == nil {
+		t.Error("a layer added twice")
+	}
+	estimateSettled(t, p, q)
+	if p.estimated == nil {
+		t.Errorf("no estimate with %s: %q", name, p.estimate.Text)
+	}
+}
