@@ -25,7 +25,7 @@ func DefaultGallerySettings() GallerySettings { return dream.DefaultThumbnailCon
 
 // galleryVersion changes when the way thumbnails are rendered changes, so that the thumbnails
 // cached by an older Convas are drawn again.
-const galleryVersion = 2
+const galleryVersion = 3
 
 // GalleryThumb is one finished thumbnail of a channel gallery.
 type GalleryThumb struct {

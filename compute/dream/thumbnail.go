@@ -46,15 +46,16 @@ func (c ThumbnailConfig) Validate() error {
 	return nil
 }
 
-// Thumbnail renders what channel of layer responds to (see ThumbnailConfig) and returns it as
-// VisStd shows it. gate is called before every step, as Run calls it (nil: none): a gate that
+// Thumbnail renders what channel of layer responds to (see ThumbnailConfig) and returns what
+// the steps added to the noise, as VisStd shows it (the notebook shows the dreamed noise itself,
+// which is the same but for the noise's own 0.3 levels; here the start may be full-range noise). gate is called before every step, as Run calls it (nil: none): a gate that
 // blocks pauses the rendering.
 //
 // A channel after a ReLU may be zero everywhere on the recipe's grey noise, and then so is its
 // gradient and nothing is drawn: a quarter of the embedded trunk's mixed3 at 96 pixels. Such a
 // channel is drawn again from noise over the whole range 0..255, which wakes most of them (44
-// of mixed3's 768 stay silent on both). A channel silent on both is returned as the noise it
-// started from, with silent set.
+// of mixed3's 768 stay silent on both). A channel silent on both is returned flat mid-grey, with
+// silent set.
 func Thumbnail(ctx context.Context, tc ThumbnailConfig, net Network, layer string, channel int, gate func(context.Context) error) (img *image.NRGBA, silent bool, err error) {
 	if err := tc.Validate(); err != nil {
 		return nil, false, err
@@ -71,7 +72,10 @@ func Thumbnail(ctx context.Context, tc ThumbnailConfig, net Network, layer strin
 		if out, err = Run(ctx, cfg, net, start, nil, gate, nil); err != nil {
 			return nil, false, fmt.Errorf("dream: thumbnail of %s channel %d: %w", layer, channel, err)
 		}
-		if maxDelta(out, start) > 0 {
+		for i, v := range start.Pix {
+			out.Pix[i] -= v
+		}
+		if maxDelta(out, NewImage(out.H, out.W)) > 0 {
 			return VisStd(out), false, nil
 		}
 	}
