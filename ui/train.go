@@ -85,7 +85,10 @@ func NewTrainPanel(core *app.App, win fyne.Window, do func(func())) *TrainPanel 
 	var dsLabels []string
 	for _, d := range core.Datasets() {
 		label := d.Title
-		if !d.Available {
+		switch {
+		case !d.Available && d.Name == app.CIFAR10Name:
+			label += " (not fetched: see Models)"
+		case !d.Available:
 			label += " (not installed)"
 		}
 		p.datasetNames[label] = d.Name

@@ -219,7 +219,7 @@ func TestCIFARPresetAndDatasetPicker(t *testing.T) {
 			p.form.entries["optimizer"].Text, p.form.entries["log_every"].Text)
 	}
 	// The store's copy is offered, marked as missing until fetched.
-	if !strings.HasPrefix(p.datasetSelect.Selected, "CIFAR-10 (model store)") || !strings.Contains(p.datasetSelect.Selected, "not installed") {
+	if !strings.HasPrefix(p.datasetSelect.Selected, "CIFAR-10 (model store)") || !strings.Contains(p.datasetSelect.Selected, "not fetched") {
 		t.Errorf("data set shows %q", p.datasetSelect.Selected)
 	}
 	if p.cfg.Dataset != "cifar10" {
