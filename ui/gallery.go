@@ -47,7 +47,7 @@ type channelGallery struct {
 func newChannelGallery(core *app.App, do func(func()), pick func(channel int)) *channelGallery {
 	g := &channelGallery{core: core, do: do, pick: pick}
 	g.title = widget.NewLabel("Channel gallery")
-	g.title.Truncation = fyne.TextTruncateEllipsis
+	g.title.Wrapping = fyne.TextWrapWord
 	g.grid = widget.NewGridWrap(func() int { return len(g.thumbs) }, g.newItem, g.updateItem)
 	g.grid.OnSelected = func(id widget.GridWrapItemID) {
 		g.grid.UnselectAll() // a thumbnail is a button: tapping it again picks it again
@@ -60,7 +60,7 @@ func newChannelGallery(core *app.App, do func(func()), pick func(channel int)) *
 
 // view is the gallery with its title; the title says which layer it shows and how far it is.
 func (g *channelGallery) view() fyne.CanvasObject {
-	hint := widget.NewLabel("Tap a channel to dream with it. Silent: no response to noise.")
+	hint := widget.NewLabel("Tap one to dream with it.")
 	hint.Truncation = fyne.TextTruncateEllipsis
 	return container.NewBorder(container.NewVBox(g.title, hint), nil, nil, nil, g.grid)
 }
