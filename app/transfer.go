@@ -331,6 +331,7 @@ func TransferLossPlot(h []TransferEvaluation, w, hgt vg.Length) (image.Image, er
 		return nil, err
 	}
 	p.Y.Min = 0
+	p.Legend.Top = true // the losses fall: the top right is empty
 	return render(p, w, hgt)
 }
 

@@ -145,12 +145,14 @@ func NewTransferPanel(core *app.App, win fyne.Window, do func(func())) *Transfer
 	p.status.Wrapping = fyne.TextWrapWord
 	p.lossImg = chartImage()
 	p.accImg = chartImage()
-	p.confusion = container.NewGridWithColumns(1)
+	p.confusion = container.NewHBox()
 	p.confusionCap = widget.NewLabel("The confusion matrix appears at the first evaluation.")
 	p.confusionCap.Wrapping = fyne.TextWrapWord
 	p.logList = widget.NewList(func() int { return len(p.logLines) },
 		func() fyne.CanvasObject {
-			return widget.NewLabel("Step 4000: train 100.0%, cross-entropy 0.0123, validation 100.0%")
+			l := widget.NewLabel("Step 4000: train 100.0%")
+			l.Truncation = fyne.TextTruncateEllipsis
+			return l
 		},
 		func(i widget.ListItemID, o fyne.CanvasObject) { o.(*widget.Label).SetText(p.logLines[i]) })
 
@@ -196,7 +198,7 @@ func (p *TransferPanel) View() fyne.CanvasObject {
 	charts := container.NewGridWithColumns(2, p.lossImg, p.accImg)
 	matrix := container.NewBorder(p.confusionCap, nil, nil, nil, container.NewScroll(container.NewVBox(p.confusion)))
 	bottom := container.NewHSplit(widget.NewCard("", "Confusion matrix", matrix), widget.NewCard("", "Log", p.logList))
-	bottom.Offset = 0.5
+	bottom.Offset = 0.62
 	right := container.NewBorder(controls, nil, nil, nil, container.NewVSplit(charts, bottom))
 	split := container.NewHSplit(left, right)
 	split.Offset = 0.3
@@ -615,40 +617,59 @@ func (p *TransferPanel) className(i int) string {
 
 // showConfusion draws the matrix as a grid: class names on the left and on top, the counts, the
 // diagonal (the pictures classified right) highlighted, and each class's accuracy on the right.
+// Cells are plain text on a rectangle (labels' padding would make ten classes too wide).
 func (p *TransferPanel) showConfusion(m [][]int, caption string) {
 	p.confusionCap.SetText(caption)
 	n := len(m)
-	cells := make([]fyne.CanvasObject, 0, (n+1)*(n+2))
-	cells = append(cells, widget.NewLabel(""))
-	for j := 0; j < n; j++ {
-		cells = append(cells, widget.NewLabelWithStyle(shorten(p.className(j), 14), fyne.TextAlignCenter, fyne.TextStyle{Bold: true}))
+	fg := theme.Color(theme.ColorNameForeground)
+	cell := func(s string, bold, italic bool, bg color.Color, align fyne.TextAlign) fyne.CanvasObject {
+		t := canvas.NewText(s, fg)
+		t.Alignment = align
+		t.TextStyle = fyne.TextStyle{Bold: bold, Italic: italic}
+		r := canvas.NewRectangle(bg)
+		r.SetMinSize(fyne.NewSize(max(t.MinSize().Width+12, 44), t.MinSize().Height+10))
+		return container.NewStack(r, container.NewCenter(t))
 	}
-	cells = append(cells, widget.NewLabelWithStyle("right", fyne.TextAlignCenter, fyne.TextStyle{Italic: true}))
+	none := color.Transparent
+	cells := make([]fyne.CanvasObject, 0, (n+1)*(n+2))
+	cells = append(cells, cell("", false, false, none, fyne.TextAlignLeading))
+	for j := 0; j < n; j++ {
+		cells = append(cells, cell(shorten(p.className(j), 10), true, false, none, fyne.TextAlignCenter))
+	}
+	cells = append(cells, cell("right", false, true, none, fyne.TextAlignCenter))
 	for i, row := range m {
-		cells = append(cells, widget.NewLabelWithStyle(shorten(p.className(i), 18), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+		cells = append(cells, cell(shorten(p.className(i), 12), true, false, none, fyne.TextAlignLeading))
 		total := 0
 		for _, v := range row {
 			total += v
 		}
 		for j, v := range row {
-			label := widget.NewLabelWithStyle(strconv.Itoa(v), fyne.TextAlignCenter, fyne.TextStyle{Bold: i == j})
-			bg := canvas.NewRectangle(color.Transparent)
+			var bg color.Color = none
 			switch {
 			case i == j:
-				bg.FillColor = withAlpha(theme.Color(theme.ColorNameSuccess), 0x70)
+				bg = withAlpha(theme.Color(theme.ColorNameSuccess), 0x70)
 			case v > 0:
-				bg.FillColor = withAlpha(theme.Color(theme.ColorNameError), uint8(0x20+0x60*v/max(total, 1)))
+				bg = withAlpha(theme.Color(theme.ColorNameError), uint8(0x20+0x60*v/max(total, 1)))
 			}
-			cells = append(cells, container.NewStack(bg, label))
+			cells = append(cells, cell(strconv.Itoa(v), i == j, false, bg, fyne.TextAlignCenter))
 		}
 		acc := "-"
 		if total > 0 {
 			acc = fmt.Sprintf("%.0f%%", 100*float64(row[i])/float64(total))
 		}
-		cells = append(cells, widget.NewLabelWithStyle(acc, fyne.TextAlignCenter, fyne.TextStyle{Italic: true}))
+		cells = append(cells, cell(acc, false, true, none, fyne.TextAlignCenter))
 	}
-	p.confusion.Objects = cells
-	p.confusion.Layout = container.NewGridWithColumns(n + 2).Layout
+	// One column after another, each as wide as its widest cell.
+	cols := make([]fyne.CanvasObject, n+2)
+	for c := range cols {
+		col := container.NewVBox()
+		for r := 0; r <= n; r++ {
+			col.Add(cells[r*(n+2)+c])
+		}
+		cols[c] = col
+	}
+	p.confusion.Objects = cols
+	p.confusion.Layout = container.NewHBox().Layout
 	p.confusion.Refresh()
 }
 
