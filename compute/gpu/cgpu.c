@@ -496,21 +496,13 @@ int cg_gemm(cg_dev *d, int transa, int transb, int m, int n, int k, float alpha,
 	return CG_OK;
 }
 
-// conv_geom splits a convolution's padding into the symmetric part cuDNN takes (ph, pw) and
-// the extra rows and columns (et, el, and the padded input's size h2 x w2) that cv_pad adds.
+// conv_split is the padding of a convolution as cg_conv carries it, split by Conv.split (gpu.go).
 typedef struct {
 	int ph, pw, et, el, h2, w2, explicit;
 } conv_split;
 
 static conv_split split(const cg_conv *s) {
-	conv_split p;
-	p.ph = s->pt < s->pb ? s->pt : s->pb;
-	p.pw = s->pl < s->pr ? s->pl : s->pr;
-	p.et = s->pt - p.ph;
-	p.el = s->pl - p.pw;
-	p.h2 = s->h + s->pt + s->pb - 2 * p.ph;
-	p.w2 = s->w + s->pl + s->pr - 2 * p.pw;
-	p.explicit = p.h2 != s->h || p.w2 != s->w;
+	conv_split p = {s->ph, s->pw, s->et, s->el, s->h2, s->w2, s->h2 != s->h || s->w2 != s->w};
 	return p;
 }
 

@@ -30,8 +30,11 @@ typedef struct {
 } cg_info;
 
 // A convolution: x (n, c, h, w), w (o, c, kh, kw), y (n, o, oh, ow); padding may be asymmetric.
+// cuDNN pads symmetrically by ph and pw; the rest is explicit: x is copied into an h2 x w2
+// buffer at row et and column el (Conv.split in gpu.go computes these).
 typedef struct {
 	int n, c, h, w, o, kh, kw, sh, sw, pt, pb, pl, pr, oh, ow;
+	int ph, pw, et, el, h2, w2;
 } cg_conv;
 
 // A pooling of x (n, c, h, w) into y (n, c, oh, ow); mode 0 max, 1 average over real cells.

@@ -369,7 +369,9 @@ func (d *Device) gemm(transA, transB bool, m, n, k int, alpha float32, a, b *Buf
 
 func cConv(c Conv) C.cg_conv {
 	oh, ow := c.OutSize()
+	sp := c.split()
 	return C.cg_conv{
+		ph: C.int(sp.PH), pw: C.int(sp.PW), et: C.int(sp.ET), el: C.int(sp.EL), h2: C.int(sp.H2), w2: C.int(sp.W2),
 		n: C.int(c.N), c: C.int(c.C), h: C.int(c.H), w: C.int(c.W),
 		o: C.int(c.O), kh: C.int(c.KH), kw: C.int(c.KW), sh: C.int(c.StrideH), sw: C.int(c.StrideW),
 		pt: C.int(c.PadTop), pb: C.int(c.PadBottom), pl: C.int(c.PadLeft), pr: C.int(c.PadRight),

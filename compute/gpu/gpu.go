@@ -111,6 +111,24 @@ func (c Conv) OutSize() (oh, ow int) {
 	return (c.H+c.PadTop+c.PadBottom-c.KH)/c.StrideH + 1, (c.W+c.PadLeft+c.PadRight-c.KW)/c.StrideW + 1
 }
 
+// convSplit is how a convolution's padding reaches cuDNN, which pads symmetrically: cuDNN pads
+// both sides by PH rows and PW columns, and the rest is explicit, the input copied into an
+// H2 x W2 buffer of zeros at row ET and column EL. For the backward pass to the input, the
+// gradient of that buffer is cropped back at the same place.
+type convSplit struct {
+	PH, PW, ET, EL, H2, W2 int
+}
+
+// split splits c's padding: the symmetric part is the smaller side's.
+func (c Conv) split() convSplit {
+	ph, pw := min(c.PadTop, c.PadBottom), min(c.PadLeft, c.PadRight)
+	return convSplit{
+		PH: ph, PW: pw,
+		ET: c.PadTop - ph, EL: c.PadLeft - pw,
+		H2: c.H + c.PadTop + c.PadBottom - 2*ph, W2: c.W + c.PadLeft + c.PadRight - 2*pw,
+	}
+}
+
 // check rejects shapes that have no convolution, with a readable error.
 func (c Conv) check() error {
 	for _, d := range []int{c.N, c.C, c.H, c.W, c.O, c.KH, c.KW, c.StrideH, c.StrideW} {
