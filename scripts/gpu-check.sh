@@ -109,7 +109,7 @@ run() {
 	"$bins/gpu.test" -test.run '^$' -test.bench . -test.benchtime 1s -test.timeout=300s >"$out/gpu-bench.txt" 2>&1 || rc=1
 	grep -E 'Benchmark|^ok|FAIL' "$out/gpu-bench.txt" >&2
 	{
-		echo "tests: $(grep -c '^--- PASS' "$out/gpu-tests.txt") passed, $(grep -c '^--- FAIL' "$out/gpu-tests.txt") failed, $(grep -c '^--- SKIP' "$out/gpu-tests.txt") skipped (top level)"
+		echo "tests and subtests: $(grep -cE '^\s*--- PASS' "$out/gpu-tests.txt") passed, $(grep -cE '^\s*--- FAIL' "$out/gpu-tests.txt") failed, $(grep -cE '^\s*--- SKIP' "$out/gpu-tests.txt") skipped"
 		grep -m1 'cuDNN [0-9]' "$out/gpu-tests.txt"
 		echo "exit: $rc"
 	} >"$out/summary.txt"
