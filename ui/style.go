@@ -47,6 +47,7 @@ type StylePanel struct {
 	credit                 *widget.Label             // where the built-in pictures chosen come from
 	weights                map[string]*widget.Slider // content, style, tv: log10 of the weight
 	weightText             map[string]*widget.Label
+	exactWeight            map[string][2]float64 // slider value and the exact weight set there
 	layerChecks            *fyne.Container
 	layerOn                map[string]*widget.Check
 	layerWeight            map[string]*widget.Entry
@@ -118,7 +119,8 @@ var styleFields = []string{"iterations", "size", "seed", "learning_rate", "style
 func NewStylePanel(core *app.App, win fyne.Window, do func(func())) *StylePanel {
 	p := &StylePanel{core: core, win: win, do: do, presets: map[string]app.StylePreset{}, networks: map[string]app.StyleNetwork{},
 		weights: map[string]*widget.Slider{}, weightText: map[string]*widget.Label{}, layerOn: map[string]*widget.Check{},
-		fields: map[string]*widget.Entry{}}
+		exactWeight: map[string][2]float64{},
+		fields:      map[string]*widget.Entry{}}
 	samples := core.Samples()
 	p.contentImg, p.styleImg = thumb(), thumb()
 	p.credit = widget.NewLabel("")
@@ -456,11 +458,17 @@ func (p *StylePanel) setWeight(k string, w float64) {
 		s.SetValue(s.Min)
 	}
 	s.OnChanged = on
+	p.exactWeight[k] = [2]float64{s.Value, w}
 	p.weightText[k].SetText(fmt.Sprintf("%.3g", w))
 }
 
+// weight returns a slider's weight: the one a preset or a saved picture set, exactly, until the
+// slider is moved (its steps of 0.05 in log10 and its range would round it), then 10^value.
 func (p *StylePanel) weight(k string) float64 {
 	v := p.weights[k].Value
+	if e, ok := p.exactWeight[k]; ok && e[0] == v {
+		return e[1]
+	}
 	if v <= p.weights[k].Min {
 		return 0
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,6 +46,23 @@ func TestStylePanelRunAndLiveWeights(t *testing.T) {
 	p.weights["style"].SetValue(1) // 10: applies from the next iteration
 	if w := p.run.Weights(); w.Style != 10 {
 		t.Errorf("style weight while running: %v, want 10", w.Style)
+	}
+	// Pause holds the run at its next step: no generation is made until Resume.
+	test.Tap(p.pauseBtn)
+	if p.job.State() != app.Paused || p.pauseBtn.Text != "Resume" {
+		t.Fatalf("after Pause: state %v, button %q", p.job.State(), p.pauseBtn.Text)
+	}
+	time.Sleep(300 * time.Millisecond) // the step in flight, if any, ends
+	q.pump(t, 5*time.Second, func() bool { return len(q) == 0 })
+	held := p.progressText.Text
+	time.Sleep(700 * time.Millisecond)
+	q.pump(t, 5*time.Second, func() bool { return len(q) == 0 })
+	if p.progressText.Text != held || p.job.State() != app.Paused {
+		t.Errorf("paused, yet the progress moved from %q to %q", held, p.progressText.Text)
+	}
+	test.Tap(p.pauseBtn)
+	if p.job.State() != app.Running || p.pauseBtn.Text != "Pause" {
+		t.Fatalf("after Resume: state %v, button %q", p.job.State(), p.pauseBtn.Text)
 	}
 	// Until the drain's last word: "Done." once it has applied every event, or a failure.
 	q.pump(t, 120*time.Second, func() bool {
@@ -244,5 +262,35 @@ func TestStylePanelAddLayer(t *testing.T) {
 	estimateSettled(t, p, q)
 	if p.estimated == nil {
 		t.Errorf("no estimate with %s: %q", name, p.estimate.Text)
+	}
+}
+
+// TestStylePanelRestoresSavedSettings opens a PNG that Save PNG wrote: the panel takes back the
+// settings it was made with.
+func TestStylePanelRestoresSavedSettings(t *testing.T) {
+	p, q := newStylePanel(t)
+	cfg, err := p.readConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.StyleWeight, cfg.Iterations, cfg.Init, cfg.CoarseToFine = 123, 17, "content", true
+	path := filepath.Join(t.TempDir(), "made.png")
+	img := &app.StyleImage{H: 8, W: 8, Pix: make([]float32, 3*64)}
+	if err := app.SaveStylePNG(path, img, cfg); err != nil {
+		t.Fatal(err)
+	}
+	p.Open(path)
+	q.pump(t, 10*time.Second, func() bool { return p.contentPath == path && strings.HasPrefix(p.status.Text, "Restored") })
+	got, err := p.readConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Exactly: the slider's steps of 0.05 in log10 would make 123 into 125.9, and 0.2 into 0.1995.
+	if got.StyleWeight != 123 || got.TVWeight != cfg.TVWeight || got.Iterations != 17 || got.Init != "content" || !got.CoarseToFine {
+		t.Errorf("restored %+v", got)
+	}
+	p.weights["style"].SetValue(3) // moved by the user: the slider's value
+	if w := p.weight("style"); math.Abs(w-1000) > 1e-9 {
+		t.Errorf("style weight after moving the slider to 3: %v, want 1000", w)
 	}
 }
