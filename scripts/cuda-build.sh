@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
-# cuda-build.sh: the GPU build of Convas (build tag convas_cuda) from NVIDIA's PyPI wheels, without a CUDA toolkit.
+# cuda-build.sh: the GPU build of Convas (build tag convas_cuda) from NVIDIA's PyPI wheels,
+# without a CUDA toolkit.
 #
-#   scripts/cuda-build.sh [step...]      steps: fetch env check link tests try-cu (default: all but try-cu)
+#   scripts/cuda-build.sh [step...]   steps: fetch env check link tests try-cu nvcc
+#                                     (default: fetch check link tests)
 #
 #   fetch   pip download the wheels into $CONVAS_CUDA_CACHE/wheels (kept; pip reuses what is there)
 #           and unpack their headers and libraries into $CONVAS_CUDA_CACHE/root
 #   env     print the CGO_CFLAGS (and the library folder) a cuda build needs, as shell exports:
 #           eval "$(scripts/cuda-build.sh env)"
-#   check   go vet -tags convas_cuda and go build -tags convas_cuda every package that has cuda-tagged files
+#   check   go vet and go build, with -tags convas_cuda, every package that has files with that tag
+#           or imports one; go test compute/gpu and compute/device with it (no GPU needed)
 #   link    link the binary (out/cuda/convas-cuda) and print the libraries it needs at run time
 #   tests   build the linked test binaries the GPU check runs (out/cuda/gpu-tests/*.test)
 #   try-cu  compile gorgonia.org/cu (core, blas, dnn) against these headers and link it against a
-#           libcuda stub: the experiment behind docs/GPU.md's choice of binding; not part of `all`
+#           libcuda stub: the experiment behind docs/GPU.md's choice of binding
+#   nvcc    fetch the CUDA 13 compiler wheels and print nvcc's path (for scripts/cuda-kernels.sh)
 #
 # compute/gpu opens libcuda, cuBLAS and cuDNN with dlopen at run time, so compiling needs only
 # their headers and linking needs no CUDA library at all (not even a libcuda stub): the binary
 # starts on a machine without the driver and reports that no GPU can be used. At run time it
-# needs the NVIDIA driver (libcuda.so.1), cuBLAS 12 (libcublas.so.12, libcublasLt.so.12) and
+# needs the NVIDIA driver (libcuda.so.1), cuBLAS 12 or 13 (libcublas.so.12, libcublasLt.so.12) and
 # cuDNN 9 (libcudnn.so.9 and its libcudnn_*.so.9 parts) on the loader's path: from a CUDA
 # toolkit, from these wheels ($CONVAS_CUDA_CACHE/root/lib), or from a PyTorch install.
 #
@@ -153,6 +157,9 @@ check() {
 	(cd "$here" && go vet -tags convas_cuda "${pkgs[@]}")
 	log "go build -tags convas_cuda ${pkgs[*]}"
 	(cd "$here" && go build -tags convas_cuda "${pkgs[@]}")
+	# The GPU tests skip without a GPU; what runs here is the driver-less path and the CPU checks.
+	log "go test -tags convas_cuda ./compute/gpu/ ./compute/device/"
+	(cd "$here" && go test -tags convas_cuda ./compute/gpu/ ./compute/device/)
 }
 
 link() {
