@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -813,13 +814,13 @@ func (p *TransferPanel) Classify(path string) {
 }
 
 func (p *TransferPanel) showPredictions(path string, preds []app.TransferPrediction, thumb image.Image) {
-	rows := container.NewVBox()
+	rows := container.New(layout.NewFormLayout()) // names in one column, bars aligned in the next
 	for _, pr := range preds {
 		bar := widget.NewProgressBar()
 		bar.SetValue(pr.Probability)
 		bar.TextFormatter = func() string { return fmt.Sprintf("%.1f%%", 100*pr.Probability) }
-		rows.Add(container.NewBorder(nil, nil, widget.NewLabel(shorten(pr.Label, 24)), nil,
-			container.NewGridWrap(fyne.NewSize(260, 30), bar)))
+		rows.Add(widget.NewLabel(shorten(pr.Label, 24)))
+		rows.Add(container.NewGridWrap(fyne.NewSize(260, 30), bar))
 	}
 	head := widget.NewLabelWithStyle(fmt.Sprintf("%s: %s (%.1f%%)", filepath.Base(path), preds[0].Label, 100*preds[0].Probability),
 		fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
