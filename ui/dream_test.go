@@ -174,7 +174,8 @@ func TestDreamGalleryFollowsLayer(t *testing.T) {
 }
 
 // TestDreamChannelByNumber types channels into the channel entry: a number in range selects it,
-// "all" the whole layer, and anything else puts back what was selected.
+// "all" the whole layer, and anything else puts back what was selected; the arrow keys step the
+// slider.
 func TestDreamChannelByNumber(t *testing.T) {
 	p, _ := newDreamPanel(t)
 	p.channelText.SetText("17")
@@ -182,6 +183,15 @@ func TestDreamChannelByNumber(t *testing.T) {
 	if p.wholeLayer.Checked || p.channel.Value != 17 || p.cfg.Channel != 17 {
 		t.Errorf("typed 17: whole layer %v, slider %v, channel %d", p.wholeLayer.Checked, p.channel.Value, p.cfg.Channel)
 	}
+	// The arrow keys step the slider, and the entry follows.
+	p.win.Canvas().Focus(p.channel)
+	p.win.Canvas().Focused().TypedKey(&fyne.KeyEvent{Name: fyne.KeyRight})
+	p.win.Canvas().Focused().TypedKey(&fyne.KeyEvent{Name: fyne.KeyRight})
+	p.win.Canvas().Focused().TypedKey(&fyne.KeyEvent{Name: fyne.KeyLeft})
+	if p.cfg.Channel != 18 || p.channelText.Text != "18" {
+		t.Errorf("17, right, right, left: channel %d, entry %q", p.cfg.Channel, p.channelText.Text)
+	}
+	p.channelText.OnSubmitted("17")
 	for _, bad := range []string{"768", "x", "-3"} { // mixed3 has 768 channels
 		p.channelText.SetText(bad)
 		p.channelText.OnSubmitted(bad)
