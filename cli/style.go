@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,13 +42,14 @@ func styleCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	init := fs.String("init", "", "start from `noise` (the recipe), content, or a picture FILE")
 	seed := fs.Int64("seed", 0, "random seed `S` of the starting noise")
 	every := fs.Int("every", 0, fmt.Sprintf("log the losses and write the picture as OUT-NNNN.png every `N` steps (default: log only, every preset's every steps; recipe: %d)", def.Every))
+	estimate := fs.Bool("estimate", false, "print the memory and the time an iteration needs (one step timed at small sizes) and stop; --out is not needed")
 	memory := fs.Int("memory", 0, fmt.Sprintf("memory budget in `MiB` (default %d)", style.DefaultMemoryMiB))
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if *content == "" || len(styles) == 0 || *out == "" {
+	if *content == "" || len(styles) == 0 || (*out == "" && !*estimate) {
 		return &UsageError{"style: --content PICTURE, --style PICTURE and --out OUT.png are required"}
 	}
 	if set["every"] && *every <= 0 {
@@ -75,6 +77,9 @@ func styleCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	if *estimate {
+		return printStyleEstimate(a, cfg, stdout)
+	}
 	r, err := a.NewStyle(cfg)
 	if err != nil {
 		return err
@@ -152,6 +157,25 @@ func styleCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Wrote %s (%dx%d) with %s, %d steps of %s in %s; loss %.4g -> %.4g\n", *out, res.W, res.H,
 		cfg.Model, last.Step, cfg.Optimizer, time.Since(start).Round(100*time.Millisecond), first.Losses.Total, last.Losses.Total)
+	return nil
+}
+
+// printStyleEstimate prints what a transfer of cfg needs: the memory against the budget (with
+// the largest size that fits when it does not) and the time of an iteration, timed here.
+func printStyleEstimate(a *app.App, cfg style.Config, stdout io.Writer) error {
+	e, err := a.NewStyleEstimator().Estimate(context.Background(), cfg, true)
+	if err != nil {
+		return err
+	}
+	mib := func(b int64) int64 { return (b + 1<<20 - 1) >> 20 }
+	fmt.Fprintf(stdout, "%s up to %dx%d px: about %d MiB of the %d MiB budget\n", cfg.Model, e.W, e.H, mib(e.Bytes), mib(e.Budget))
+	if !e.Fits() {
+		fmt.Fprintln(stdout, strings.TrimPrefix(e.Err().Error(), "style: "))
+	}
+	t := e.Timing
+	fmt.Fprintf(stdout, "about %s an iteration (%s for %d): one step timed at %d and %d px (%s, %s), scaled by operations to %.3g GFLOP\n",
+		e.Step.Round(time.Millisecond), (time.Duration(cfg.Iterations) * e.Step).Round(time.Second), cfg.Iterations,
+		t.Sides[0], t.Sides[1], t.Times[0].Round(time.Millisecond), t.Times[1].Round(time.Millisecond), float64(e.FLOPs)/1e9)
 	return nil
 }
 

@@ -104,3 +104,27 @@ func TestStyleCoarseToFineAndInit(t *testing.T) {
 		t.Errorf("stdout %q", s)
 	}
 }
+
+// TestStyleEstimate prints the estimate without running: the memory against the budget, the
+// largest size that fits when it does not, and the time timed here.
+func TestStyleEstimate(t *testing.T) {
+	a := newApp(t)
+	var stdout, stderr bytes.Buffer
+	args := []string{"--content", styleContentFile, "--style", styleStyleFile, "--size", "96", "--estimate"}
+	if err := styleCmd(a, args, &stdout, &stderr); err != nil {
+		t.Fatalf("%v (stderr %q)", err, stderr.String())
+	}
+	s := stdout.String()
+	if !strings.Contains(s, "inceptionv3-trunk up to 96x96 px: about ") || !strings.Contains(s, "MiB of the 4096 MiB budget") ||
+		!strings.Contains(s, "an iteration (") || !strings.Contains(s, "one step timed at 64 and 128 px") {
+		t.Errorf("stdout %q", s)
+	}
+	stdout.Reset()
+	args = []string{"--content", styleContentFile, "--style", styleStyleFile, "--size", "2000", "--memory", "300", "--estimate"}
+	if err := styleCmd(a, args, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if s := stdout.String(); !strings.Contains(s, "over the memory budget of 300 MiB: a long side of at most") {
+		t.Errorf("over budget: stdout %q", s)
+	}
+}
