@@ -113,6 +113,17 @@ func (a *App) DreamNetwork(name string) (dream.Network, DreamNetwork, error) {
 	return nil, DreamNetwork{}, fmt.Errorf("unknown network %q (have: %s)", name, strings.Join(names, ", "))
 }
 
+// DreamLayers lists the layers of a dream network with their channels. It loads the network if
+// it is not loaded yet (VGG19 takes seconds) and keeps it, so that the dream and the channel
+// gallery that follow do not read it again.
+func (a *App) DreamLayers(name string) ([]LayerInfo, error) {
+	net, _, err := a.DreamNetwork(name)
+	if err != nil {
+		return nil, err
+	}
+	return net.Layers(), nil
+}
+
 // vgg19Loaded is the VGG19 last read from a model store, keyed by its file's path, size and
 // modification time, so that a dream and the channel gallery share one copy of its 535 MB of
 // weights and a replaced file is read again. It belongs with the App's other loaded models

@@ -240,6 +240,12 @@ func TestDreamVGG19Listed(t *testing.T) {
 	if !vgg.Available || vgg.DefaultLayer != dream.VGG19Layer {
 		t.Fatalf("vgg19 in the list: %+v", vgg)
 	}
+	if _, err := a.DreamLayers(dream.VGG19Name); err == nil || !strings.Contains(err.Error(), "imagenet-vgg-verydeep-19.mat: models: vgg19: ") {
+		t.Errorf("the layers of a bogus VGG19 file: %v", err)
+	}
+	if l, err := a.DreamLayers(dream.TrunkName); err != nil || len(l) == 0 || l[len(l)-1].Name != "mixed5" {
+		t.Errorf("the trunk's layers: %v, %v", l, err)
+	}
 	_, err := a.NewDream(DreamRequest{Network: dream.VGG19Name, Picture: NoisePicture, Config: a.DefaultDreamConfig(dream.VGG19Name)})
 	if err == nil || !strings.Contains(err.Error(), "imagenet-vgg-verydeep-19.mat: models: vgg19: ") {
 		t.Errorf("a bogus VGG19 file: %v", err)

@@ -213,7 +213,7 @@ func (p *DreamPanel) networkChosen(n app.DreamNetwork) {
 		p.updateButtons()
 		return
 	}
-	layers, err := p.core.ModelLayers(n.Name)
+	layers, err := p.core.DreamLayers(n.Name)
 	if err != nil {
 		showError(err, p.win)
 		return
