@@ -62,10 +62,14 @@ func (d *Device) host(op string, args []hostArg, fn func(bufs []*Buffer) error) 
 	bufs := make([]*Buffer, len(args))
 	defer func() { d.give(bufs...) }()
 	for i, a := range args {
-		if len(a.data) == 0 {
+		n := len(a.data)
+		if a.data == nil && !a.in && !a.out {
+			n = a.n
+		}
+		if n == 0 {
 			return fmt.Errorf("gpu: %s: argument %d is empty", op, i)
 		}
-		b, err := d.take(len(a.data))
+		b, err := d.take(n)
 		if err != nil {
 			return err
 		}
@@ -92,10 +96,12 @@ func (d *Device) host(op string, args []hostArg, fn func(bufs []*Buffer) error) 
 type hostArg struct {
 	data    []float32
 	in, out bool
+	n       int // the length of a scratch argument (data nil): device only
 }
 
 func in(s []float32) hostArg  { return hostArg{data: s, in: true} }
 func out(s []float32) hostArg { return hostArg{data: s, out: true} }
+func scratch(n int) hostArg   { return hostArg{n: n} }
 
 // ConvHost is Conv on host slices, with the same roles: Forward reads x and w and writes y;
 // BackwardData reads y and w and writes x; BackwardFilter reads x and y and writes w.
@@ -119,8 +125,18 @@ func (d *Device) PoolForwardHost(p Pool, x, y []float32) error {
 	return d.host("PoolForwardHost", []hostArg{in(x), out(y)}, func(b []*Buffer) error { return d.PoolForward(p, b[0], b[1]) })
 }
 
-// PoolBackwardHost is PoolBackward on host slices.
+// PoolBackwardHost is PoolBackward on host slices. y may be nil (compute/nn's backward ops have
+// only x and dy): the pooling is then run again on the device, without a transfer.
 func (d *Device) PoolBackwardHost(p Pool, x, y, dy, dx []float32) error {
+	if y == nil {
+		oh, ow := p.OutSize()
+		return d.host("PoolBackwardHost", []hostArg{in(x), scratch(size4(p.N, p.C, oh, ow)), in(dy), out(dx)}, func(b []*Buffer) error {
+			if err := d.PoolForward(p, b[0], b[1]); err != nil {
+				return err
+			}
+			return d.PoolBackward(p, b[0], b[1], b[2], b[3])
+		})
+	}
 	return d.host("PoolBackwardHost", []hostArg{in(x), in(y), in(dy), out(dx)}, func(b []*Buffer) error {
 		return d.PoolBackward(p, b[0], b[1], b[2], b[3])
 	})
@@ -131,10 +147,40 @@ func (d *Device) LRNForwardHost(l LRN, x, y []float32) error {
 	return d.host("LRNForwardHost", []hostArg{in(x), out(y)}, func(b []*Buffer) error { return d.LRNForward(l, b[0], b[1]) })
 }
 
-// LRNBackwardHost is LRNBackward on host slices.
+// LRNBackwardHost is LRNBackward on host slices; y may be nil, as for PoolBackwardHost.
 func (d *Device) LRNBackwardHost(l LRN, x, y, dy, dx []float32) error {
-	return d.host("LRNBackwardHost", []hostArg{in(x), in(y), in(dy), out(dx)}, func(b []*Buffer) error {
+	yArg := in(y)
+	if y == nil {
+		yArg = scratch(len(x))
+	}
+	return d.host("LRNBackwardHost", []hostArg{in(x), yArg, in(dy), out(dx)}, func(b []*Buffer) error {
+		if y == nil {
+			if err := d.LRNForward(l, b[0], b[1]); err != nil {
+				return err
+			}
+		}
 		return d.LRNBackward(l, b[0], b[1], b[2], b[3])
+	})
+}
+
+// ReLUForwardHost is ReLUForward on host slices.
+func (d *Device) ReLUForwardHost(x, y []float32) error {
+	return d.host("ReLUForwardHost", []hostArg{in(x), out(y)}, func(b []*Buffer) error { return d.ReLUForward(b[0], b[1]) })
+}
+
+// ReLUBackwardHost is ReLUBackward on host slices; y may be nil, as for PoolBackwardHost.
+func (d *Device) ReLUBackwardHost(x, y, dy, dx []float32) error {
+	yArg := in(y)
+	if y == nil {
+		yArg = scratch(len(x))
+	}
+	return d.host("ReLUBackwardHost", []hostArg{in(x), yArg, in(dy), out(dx)}, func(b []*Buffer) error {
+		if y == nil {
+			if err := d.ReLUForward(b[0], b[1]); err != nil {
+				return err
+			}
+		}
+		return d.ReLUBackward(b[0], b[1], b[2], b[3])
 	})
 }
 

@@ -519,3 +519,39 @@ func TestHostMethods(t *testing.T) {
 		t.Errorf("%d buffers live after ReleaseHostBuffers", s.Buffers)
 	}
 }
+
+// TestHostBackwardWithoutY: the Host backward methods given no forward output (as compute/nn's
+// backward ops have none) recompute it on the device and agree with the CPU twins.
+func TestHostBackwardWithoutY(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	const n, c, h, w = 2, 6, 9, 9
+	x, dy := randSlice(r, n*c*h*w), randSlice(r, n*c*h*w)
+	shape := tensor.Shape{n, c, h, w}
+	pad := nn.Same(h, w, 3, 3, 2, 2)
+	p := gpu.Pool{N: n, C: c, H: h, W: w, KH: 3, KW: 3, StrideH: 2, StrideW: 2,
+		PadTop: pad.Top, PadBottom: pad.Bottom, PadLeft: pad.Left, PadRight: pad.Right}
+	oh, ow := p.OutSize()
+	dyPool := dy[:n*c*oh*ow]
+	_, gPool := cpuTwin(t, []leaf{{shape, x}}, func(ns []*gorgonia.Node) (*gorgonia.Node, error) {
+		return nn.MaxPool2D(ns[0], 3, 3, 2, 2, pad)
+	}, dyPool)
+	l := gpu.LRN{N: n, C: c, H: h, W: w, Radius: 2, Bias: 1, Alpha: 0.3, Beta: 0.75}
+	_, gLRN := cpuTwin(t, []leaf{{shape, x}}, func(ns []*gorgonia.Node) (*gorgonia.Node, error) {
+		return nn.LRN(ns[0], 2, 1, 0.3, 0.75)
+	}, dy)
+	_, gReLU := cpuTwin(t, []leaf{{shape, x}}, func(ns []*gorgonia.Node) (*gorgonia.Node, error) { return nn.ReLU(ns[0]) }, dy)
+	d := device(t, gpu.Options{})
+	dx := make([]float32, len(x))
+	if err := d.PoolBackwardHost(p, x, nil, dyPool, dx); err != nil {
+		t.Fatal(err)
+	}
+	checkClose(t, "max pool backward", dx, gPool[0], tol)
+	if err := d.LRNBackwardHost(l, x, nil, dy, dx); err != nil {
+		t.Fatal(err)
+	}
+	checkClose(t, "LRN backward", dx, gLRN[0], tol)
+	if err := d.ReLUBackwardHost(x, nil, dy, dx); err != nil {
+		t.Fatal(err)
+	}
+	checkClose(t, "ReLU backward", dx, gReLU[0], 0)
+}
