@@ -256,7 +256,9 @@ static int cg_libs_open(char *err) {
 		}
 		size_t v = p_cudnnGetVersion();
 		if (v < 90000) {
-			snprintf(err, CG_ERRLEN, "%s is cuDNN %zu.%zu; Convas needs cuDNN 9", which, v / 10000, v / 100 % 100);
+			// cuDNN 8 numbers itself major*1000 + minor*100 + patch; 9 major*10000 + minor*100 + patch.
+			snprintf(err, CG_ERRLEN, "%s is cuDNN %zu.%zu; Convas needs cuDNN 9", which, v / 1000, v / 100 % 10);
+			CG_CUDNN(CG_CLEAR)
 			dlclose(h);
 			rc = CG_NO_LIBRARY;
 			goto out;
