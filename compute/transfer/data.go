@@ -46,6 +46,7 @@ const (
 	Testing
 )
 
+// String returns "training", "validation" or "testing".
 func (s Set) String() string {
 	switch s {
 	case Training:
