@@ -65,10 +65,11 @@ func Thumbnail(ctx context.Context, tc ThumbnailConfig, net Network, layer strin
 	}
 	// One octave, one tile of the whole picture, shifted by up to its side at every step (the
 	// recipe's roll, which here wraps the noise around and so leaves no edge to favour).
+	side := thumbnailSide(net, layer, channel, tc.Side)
 	cfg := Config{Layer: layer, Channel: channel, Octaves: 1, OctaveScale: 2, Iterations: tc.Iterations,
-		Step: tc.Step, TileSize: tc.Side, Seed: tc.Seed}
+		Step: tc.Step, TileSize: side, Seed: tc.Seed}
 	var out *Image
-	for _, start := range []*Image{Noise(tc.Side, tc.Side, tc.Seed), fullNoise(tc.Side, tc.Side, tc.Seed)} {
+	for _, start := range []*Image{Noise(side, side, tc.Seed), fullNoise(side, side, tc.Seed)} {
 		if out, err = Run(ctx, cfg, net, start, nil, gate, nil); err != nil {
 			return nil, false, fmt.Errorf("dream: thumbnail of %s channel %d: %w", layer, channel, err)
 		}
@@ -80,6 +81,18 @@ func Thumbnail(ctx context.Context, tc ThumbnailConfig, net Network, layer strin
 		}
 	}
 	return VisStd(out), true, nil
+}
+
+// thumbnailSide returns the side a thumbnail of layer is drawn at: side, or the recipe's
+// NoiseSide (224) for a layer the network cannot be built up to at side but can at 224, such as
+// GoogLeNet's avgpool0 (a 7x7 window over the 7x7 cells a 224-pixel picture leaves).
+func thumbnailSide(net Network, layer string, channel, side int) int {
+	if _, err := buildTileGraph(net, side, side, layer, channel); err != nil && side < NoiseSide {
+		if _, err := buildTileGraph(net, NoiseSide, NoiseSide, layer, channel); err == nil {
+			return NoiseSide
+		}
+	}
+	return side
 }
 
 // fullNoise returns a picture of values uniform in [0, 255).

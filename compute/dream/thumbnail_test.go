@@ -3,7 +3,11 @@ package dream
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"testing"
+
+	"convas/compute/models"
 )
 
 // TestVisStdHandValues checks VisStd on one pixel of values 0, 10, 20: mean 10, standard
@@ -108,9 +112,10 @@ func TestThumbnailSilentChannel(t *testing.T) {
 			t.Fatalf("a silent channel shows %v at pixel %d, want mid-grey", p, i/4)
 		}
 	}
-	// Two runs, each building its graph in the preflight: the grey noise, then the full range.
-	if got := len(net.built()); got != 2 {
-		t.Errorf("%d graphs built, want 2 (one run from each noise)", got)
+	// The side is checked once; then two runs, each building its graph in the preflight: the
+	// grey noise, then the full range.
+	if got := len(net.built()); got != 3 {
+		t.Errorf("%d graphs built, want 3 (the side's check, then one run from each noise)", got)
 	}
 }
 
@@ -137,5 +142,35 @@ func TestThumbnailWakesOnFullNoise(t *testing.T) {
 		if silent || string(img.Pix) == string(flat.Pix) {
 			t.Errorf("channel %d: silent %v", ch, silent)
 		}
+	}
+}
+
+// TestThumbnailSideFitsEveryLayer builds the thumbnail graph of every layer of every dream
+// network at the side a thumbnail takes, with random weights where the file is a download: a
+// gallery can draw every layer the Dream panel lists that can be dreamed on at all (every layer
+// but GoogLeNet's auxiliary heads nn0 and nn1, whose output is not a picture of channels).
+func TestThumbnailSideFitsEveryLayer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a graph per layer")
+	}
+	side := DefaultThumbnailConfig().Side
+	nets := map[string]Network{GoogLeNetName: GoogLeNet{M: models.NewGoogLeNetRandom(1)}, VGG19Name: VGG19{M: models.NewVGG19Random(1)}}
+	if _, err := os.Stat(trunkFile); err == nil {
+		nets[TrunkName] = loadTrunk(t)
+	}
+	var failed []string
+	for name, net := range nets {
+		for _, l := range net.Layers() {
+			s := thumbnailSide(net, l.Name, 0, side)
+			if _, err := buildTileGraph(net, s, s, l.Name, 0); err != nil {
+				failed = append(failed, name+" "+l.Name)
+				t.Logf("%s layer %s at %d pixels: %v", name, l.Name, s, err)
+			} else if s != side {
+				t.Logf("%s layer %s is drawn at %d pixels", name, l.Name, s)
+			}
+		}
+	}
+	if fmt.Sprint(failed) != "[inception5h nn0 inception5h nn1]" {
+		t.Errorf("layers no thumbnail can be drawn of: %v", failed)
 	}
 }
