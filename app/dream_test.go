@@ -255,6 +255,7 @@ func TestDreamVGG19Listed(t *testing.T) {
 		t.Fatal(err)
 	}
 	job := g.Start()
+	g.RenderUpTo(1)
 	if err := job.Wait(); err == nil || !strings.Contains(err.Error(), "gallery of vgg19, layer relu4_3: ") || !strings.Contains(err.Error(), "imagenet-vgg-verydeep-19.mat: models: vgg19: ") {
 		t.Errorf("the gallery of a bogus VGG19 file: %v", err)
 	}

@@ -64,8 +64,8 @@ type Gallery struct {
 
 // NewGallery prepares the gallery of a layer of a dream network; Start runs it. It checks the
 // network's availability and the settings, not the layer: Start's job loads the network (which
-// may take seconds) and checks the layer there. channels is the layer's channel count as the
-// front end knows it (from ModelLayers), checked against the network when it is loaded.
+// may take seconds) when it first has a thumbnail to render, and checks the layer then.
+// channels is the layer's channel count as the front end knows it (from DreamLayers).
 func (a *App) NewGallery(network, layer string, channels int, s GallerySettings) (*Gallery, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -135,13 +135,6 @@ func (g *Gallery) Start() *Job {
 }
 
 func (g *Gallery) run(ctx context.Context, gate func(context.Context) error) error {
-	net, _, err := g.a.DreamNetwork(g.Network)
-	if err != nil {
-		return err
-	}
-	if err := g.checkLayer(net); err != nil {
-		return err
-	}
 	dir, err := g.a.galleryDir(g.Network, g.Layer, g.Settings)
 	if err != nil {
 		return err
@@ -150,7 +143,7 @@ func (g *Gallery) run(ctx context.Context, gate func(context.Context) error) err
 	g.dir = dir
 	g.mu.Unlock()
 
-	// The cache first: every thumbnail already drawn appears at once.
+	// The cache first: every thumbnail already drawn appears at once, paused or not.
 	have := make([]bool, g.Channels)
 	for c := range g.Channels {
 		img, silent, err := readThumb(thumbPath(dir, c))
@@ -162,13 +155,26 @@ func (g *Gallery) run(ctx context.Context, gate func(context.Context) error) err
 			return err
 		}
 	}
-	// Then the others, in channel order, as far as the front end asks.
+	// Then the others, in channel order, as far as the front end asks. The network is loaded
+	// for the first of them (seconds for VGG19), and like every step, not while paused.
+	var net dream.Network
 	for c := range g.Channels {
 		if have[c] {
 			continue
 		}
 		if err := g.waitFor(ctx, c); err != nil {
 			return err
+		}
+		if net == nil {
+			if err := gate(ctx); err != nil {
+				return err
+			}
+			if net, _, err = g.a.DreamNetwork(g.Network); err != nil {
+				return err
+			}
+			if err := g.checkLayer(net); err != nil {
+				return err
+			}
 		}
 		img, silent, err := dream.Thumbnail(ctx, g.Settings, net, g.Layer, c, gate)
 		if err != nil {

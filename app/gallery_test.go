@@ -186,6 +186,7 @@ func TestGalleryErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		job := g.Start()
+		g.RenderUpTo(1)
 		if err := job.Wait(); err == nil || !strings.Contains(err.Error(), c.want) || job.State() != Failed {
 			t.Errorf("%s: got %v (%v), want %q", c.layer, err, job.State(), c.want)
 		}
