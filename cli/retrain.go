@@ -52,7 +52,7 @@ func retrainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	def := app.DefaultTransferConfig()
 	defScan := app.DefaultTransferScan("")
 	fs := newFlags("retrain", stderr)
-	data := fs.String("data", "", "folder `DIR` with one sub-folder of pictures per class")
+	data := fs.String("data", "", "folder `DIR` with one sub-folder of pictures per class (or train_dir and validation_dir, each with them)")
 	valData := fs.String("validation-data", "", "a second tree `DIR` of the same classes for validation (then --data is all for training)")
 	model := fs.String("model", "inceptionv3-trunk", "the backbone `NAME`: inceptionv3-trunk (embedded), inception5h or vgg19 (once fetched)")
 	steps := fs.Int("steps", def.Steps, "training `N` steps of the new head")

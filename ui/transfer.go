@@ -356,6 +356,9 @@ func (p *TransferPanel) SetFolder(dir string) {
 // countsText lists the classes with their pictures per set.
 func countsText(d *app.TransferData) string {
 	var b strings.Builder
+	if d.Config.ValidationDir != "" {
+		fmt.Fprintf(&b, "Two trees: %s for training, %s for validation.\n", d.Config.Dir, d.Config.ValidationDir)
+	}
 	counts := d.Counts()
 	var total [3]int
 	for i, c := range d.Classes {
@@ -419,7 +422,7 @@ func (p *TransferPanel) Start() {
 		return
 	}
 	// New split percentages: the run scans the folder again.
-	req.Scan.Dir = p.data.Config.Dir
+	req.Scan.Dir, req.Scan.ValidationDir = p.data.Config.Dir, p.data.Config.ValidationDir
 	if req.Scan.ValidationPercent != p.data.Config.ValidationPercent || req.Scan.TestPercent != p.data.Config.TestPercent {
 		req.Data = nil
 	}

@@ -126,6 +126,15 @@ func TestTransferPanelScan(t *testing.T) {
 	if p.data != nil || !strings.Contains(p.dataInfo.Text, "at least two") || !p.startBtn.Disabled() {
 		t.Errorf("one class: data %v, info %q", p.data != nil, p.dataInfo.Text)
 	}
+	// A folder of train_dir and validation_dir is read as two trees.
+	two := t.TempDir()
+	patternPictures(t, filepath.Join(two, "train_dir"), 2)
+	patternPictures(t, filepath.Join(two, "validation_dir"), 1)
+	p.SetFolder(two)
+	q.pump(t, 10*time.Second, func() bool { return !p.scanning })
+	if info := p.dataInfo.Text; !strings.HasPrefix(info, "Two trees") || !strings.Contains(info, "checks: 2 training · 1 validation · 0 test") {
+		t.Errorf("two trees: info %q", info)
+	}
 }
 
 // TestTransferPanelRun retrains the embedded trunk (at 96 pixels) on generated patterns from the

@@ -99,8 +99,9 @@ type ScanConfig struct {
 	// a class folder are read too). Files directly in Dir, and hidden files, are ignored.
 	Dir string
 	// ValidationDir, when set, is a second tree of the same classes: its pictures are the
-	// validation set, and every picture of Dir is for training (no test set). When empty, Dir is
-	// split by SetOf with the two percentages below.
+	// validation set, and every picture of Dir is for training (no test set). When empty and Dir
+	// holds the two trees (see Trees), they are used; otherwise Dir is split by SetOf with the
+	// two percentages below.
 	ValidationDir string
 	// ValidationPercent and TestPercent are the shares of Dir for validation and testing when
 	// ValidationDir is empty (retrain.py: 10 and 10).
@@ -174,6 +175,29 @@ var (
 	ErrOneClass  = errors.New("transfer: only one class folder with pictures: at least two are needed")
 )
 
+// treeNames are the pairs of sub-folder names that mark a folder of two trees: the recipe's
+// script (and Convas's CIFAR-10 export) writes train_dir and validation_dir.
+var treeNames = [][2]string{{"train_dir", "validation_dir"}, {"train", "validation"}}
+
+// Trees reports whether dir holds a training and a validation tree rather than class folders:
+// exactly two sub-folders, named train_dir and validation_dir (or train and validation), each
+// with sub-folders of its own.
+func Trees(dir string) (train, validation string, ok bool) {
+	names, err := classFolders(dir)
+	if err != nil || len(names) != 2 {
+		return "", "", false
+	}
+	for _, pair := range treeNames {
+		if (names[0] == pair[0] && names[1] == pair[1]) || (names[0] == pair[1] && names[1] == pair[0]) {
+			train, validation = filepath.Join(dir, pair[0]), filepath.Join(dir, pair[1])
+			a, errA := classFolders(train)
+			b, errB := classFolders(validation)
+			return train, validation, errA == nil && errB == nil && len(a) > 0 && len(b) > 0
+		}
+	}
+	return "", "", false
+}
+
 // Scan reads the folder (or the two folders) of cfg: the class folders, each picture's set and
 // content hash, the files that cannot be read (each is skipped with its reason; the scan goes
 // on) and the exact duplicates. It reads each file whole once, and checks its header
@@ -184,6 +208,11 @@ func Scan(cfg ScanConfig) (*DataSet, error) {
 	if cfg.ValidationPercent < 0 || cfg.TestPercent < 0 || cfg.ValidationPercent+cfg.TestPercent >= 100 {
 		return nil, fmt.Errorf("transfer: validation %g%% and test %g%%: each must be at least 0 and together below 100",
 			cfg.ValidationPercent, cfg.TestPercent)
+	}
+	if cfg.ValidationDir == "" {
+		if t, v, ok := Trees(cfg.Dir); ok {
+			cfg.Dir, cfg.ValidationDir = t, v
+		}
 	}
 	d := &DataSet{Config: cfg}
 	trees := []string{cfg.Dir}

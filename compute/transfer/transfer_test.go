@@ -169,6 +169,33 @@ func TestScanSeparateTrees(t *testing.T) {
 	}
 }
 
+// TestScanFindsTwoTrees reads a folder of train_dir and validation_dir, as the recipe's script
+// and the CIFAR-10 export lay it out, as two trees; a folder whose classes happen to be called
+// train and validation (pictures directly inside) stays a folder of classes.
+func TestScanFindsTwoTrees(t *testing.T) {
+	dir := t.TempDir()
+	for i, p := range []string{"train_dir/cat/1.png", "train_dir/cat/2.png", "train_dir/dog/1.png", "validation_dir/cat/3.png", "validation_dir/dog/4.png"} {
+		writePNG(t, filepath.Join(dir, filepath.FromSlash(p)), solid(3, 3, color.NRGBA{uint8(i), 0, 0, 255}))
+	}
+	d, err := Scan(DefaultScanConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Counts(); !slices.Equal(d.Classes, []string{"cat", "dog"}) || !slices.Equal(got, [][3]int{{2, 1, 0}, {1, 1, 0}}) ||
+		d.Config.ValidationDir != filepath.Join(dir, "validation_dir") {
+		t.Errorf("classes %v, counts %v, config %+v", d.Classes, got, d.Config)
+	}
+	flat := t.TempDir()
+	writePNG(t, filepath.Join(flat, "train", "1.png"), solid(3, 3, color.NRGBA{1, 0, 0, 255}))
+	writePNG(t, filepath.Join(flat, "validation", "2.png"), solid(3, 3, color.NRGBA{2, 0, 0, 255}))
+	if _, _, ok := Trees(flat); ok {
+		t.Error("class folders named train and validation taken for two trees")
+	}
+	if d, err := Scan(DefaultScanConfig(flat)); err != nil || !slices.Equal(d.Classes, []string{"train", "validation"}) {
+		t.Errorf("flat folder: %v, %v", d, err)
+	}
+}
+
 // TestScanErrors checks the folders Scan refuses.
 func TestScanErrors(t *testing.T) {
 	dir := t.TempDir()
