@@ -67,6 +67,7 @@ type StylePanel struct {
 	chart                                *canvas.Image
 	progress                             *widget.ProgressBar
 	progressText                         *widget.Label
+	progressBase                         string // the progress of the last generation
 	strip                                *fyne.Container
 	status                               *widget.Label
 
@@ -607,7 +608,7 @@ func (p *StylePanel) Start() {
 				return
 			}
 			p.run, p.job = r, job
-			p.framesShown = 0
+			p.framesShown, p.progressBase = 0, ""
 			p.requestEstimate()
 			p.strip.Objects = nil
 			p.strip.Refresh()
@@ -630,11 +631,14 @@ func (p *StylePanel) drain(r *app.StyleRun, job *app.Job) {
 	var final image.Image
 	lastChart, lastFrame := time.Time{}, time.Time{}
 	var frameDue <-chan time.Time // when the frame held back may be shown
+	chartStale := false           // iterations came since the chart was drawn
+	// A generation that takes longer than heartbeatAfter is shown in progress every second.
+	lastIteration, step, beat := time.Now(), 0, 0
 	flush := func(force bool) {
 		var chart image.Image
-		if last != nil && (force || time.Since(lastChart) > 250*time.Millisecond) {
+		if chartStale && (force || time.Since(lastChart) > 250*time.Millisecond) {
 			chart = lossChart(losses)
-			lastChart = time.Now()
+			lastChart, chartStale = time.Now(), false
 		}
 		if frame == nil && chart == nil && len(saved) == 0 && final == nil && last == nil {
 			return
@@ -650,7 +654,8 @@ func (p *StylePanel) drain(r *app.StyleRun, job *app.Job) {
 		switch e := e.(type) {
 		case app.StyleIteration:
 			losses = append(losses, e)
-			last = &e
+			last, chartStale = &e, true
+			lastIteration, step, beat = time.Now(), e.Step, 0
 		case app.StyleFrame:
 			frame = e.Img.ToNRGBA()
 			// Every generation when they come slower than 60 a second; the newest otherwise, as
@@ -672,6 +677,11 @@ func (p *StylePanel) drain(r *app.StyleRun, job *app.Job) {
 			handle(e)
 		case <-tick.C:
 			flush(false)
+			if s := int(time.Since(lastIteration) / time.Second); time.Since(lastIteration) >= heartbeatAfter && s != beat && job.State() == app.Running {
+				beat = s
+				n := step + 1
+				p.do(func() { p.heartbeat(n, s) })
+			}
 		case <-frameDue:
 			flush(false)
 		case <-job.Done():
@@ -684,6 +694,19 @@ func (p *StylePanel) drain(r *app.StyleRun, job *app.Job) {
 			return
 		}
 	}
+}
+
+// heartbeatAfter is how long a generation may take before the panel shows it in progress.
+const heartbeatAfter = 3 * time.Second
+
+// heartbeat shows that generation n has been in the making for s seconds (a generation of a
+// large picture takes tens of seconds; the preview changes only when it is done).
+func (p *StylePanel) heartbeat(n, s int) {
+	if p.progressBase == "" { // the targets and the first step
+		p.progressText.SetText(fmt.Sprintf("Generation %d in the making, %ds so far", n, s))
+		return
+	}
+	p.progressText.SetText(fmt.Sprintf("%s · generation %d in the making, %ds so far", p.progressBase, n, s))
 }
 
 func (p *StylePanel) apply(frame, chart image.Image, saved []image.Image, final image.Image, it *app.StyleIteration) {
@@ -709,8 +732,9 @@ func (p *StylePanel) apply(frame, chart image.Image, saved []image.Image, final 
 	if it != nil {
 		p.progress.SetValue(float64(it.Step) / float64(it.Of))
 		eta := time.Duration(float64(it.Elapsed) / float64(it.Step) * float64(it.Of-it.Step)).Round(time.Second)
-		p.progressText.SetText(fmt.Sprintf("Generation %d of %d · total loss %.4g (content %.3g, style %.3g, TV %.3g) · ETA %s",
-			it.Step, it.Of, it.Losses.Total, it.Losses.Content, it.Losses.Style, it.Losses.TV, eta))
+		p.progressBase = fmt.Sprintf("Generation %d of %d · total loss %.4g (content %.3g, style %.3g, TV %.3g) · ETA %s",
+			it.Step, it.Of, it.Losses.Total, it.Losses.Content, it.Losses.Style, it.Losses.TV, eta)
+		p.progressText.SetText(p.progressBase)
 	}
 }
 

@@ -294,3 +294,29 @@ func TestStylePanelRestoresSavedSettings(t *testing.T) {
 		t.Errorf("style weight after moving the slider to 3: %v, want 1000", w)
 	}
 }
+
+// TestStylePanelHeartbeat: a generation slower than heartbeatAfter is shown in the making,
+// second by second, after the last one's progress.
+func TestStylePanelHeartbeat(t *testing.T) {
+	p, q := newStylePanel(t)
+	r := &app.StyleRun{Events: make(chan app.StyleEvent, 64)}
+	release := make(chan struct{})
+	job := app.StartJob(func(ctx context.Context, _ func(context.Context) error) error {
+		r.Events <- app.StyleIteration{Step: 1, Of: 2, Elapsed: time.Second}
+		<-release
+		r.Events <- app.StyleIteration{Step: 2, Of: 2, Elapsed: 5 * time.Second}
+		return nil
+	})
+	p.job = job
+	p.status.SetText("")
+	go p.drain(r, job)
+	q.pump(t, 20*time.Second, func() bool { return strings.Contains(p.progressText.Text, "generation 2 in the making") })
+	if !strings.HasPrefix(p.progressText.Text, "Generation 1 of 2 · ") || !strings.Contains(p.progressText.Text, "s so far") {
+		t.Errorf("progress %q", p.progressText.Text)
+	}
+	close(release)
+	q.pump(t, 20*time.Second, func() bool { return strings.HasPrefix(p.status.Text, "Done.") })
+	if !strings.HasPrefix(p.progressText.Text, "Generation 2 of 2") || strings.Contains(p.progressText.Text, "in the making") {
+		t.Errorf("progress when done %q", p.progressText.Text)
+	}
+}
