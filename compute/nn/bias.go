@@ -232,16 +232,18 @@ func (op *biasGradOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorg
 // sumPerChannel writes db[c] = Σ over n and the plane of dy[n, c, ...], accumulating in float64.
 func sumPerChannel[T float](s tensor.Shape, dy, db []T) {
 	n, c, plane := channelGeom(s)
-	for ch := 0; ch < c; ch++ {
-		var acc float64
-		for i := 0; i < n; i++ {
-			off := (i*c + ch) * plane
-			for _, v := range dy[off : off+plane] {
-				acc += float64(v)
+	parallelFor(c, func(_, lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			var acc float64
+			for i := 0; i < n; i++ {
+				off := (i*c + ch) * plane
+				for _, v := range dy[off : off+plane] {
+					acc += float64(v)
+				}
 			}
+			db[ch] = T(acc)
 		}
-		db[ch] = T(acc)
-	}
+	})
 }
 
 // ReturnsPtr is false: the output is a new tensor.

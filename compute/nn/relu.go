@@ -65,6 +65,9 @@ func reluForward[T float](x, y []T) {
 // writesGrad marks reluKernel as a gradWriter: reluBackward writes every element of dx.
 func (k reluKernel) writesGrad() {}
 
+// gradInPlace marks reluKernel as an inPlaceGrad: reluBackward reads dy[i] only for dx[i].
+func (k reluKernel) gradInPlace() {}
+
 // reluBackward writes dy into dx where x > 0 and 0 elsewhere.
 func reluBackward[T float](x, dy, dx []T) {
 	parallelFor(len(x), func(_, lo, hi int) {

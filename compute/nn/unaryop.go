@@ -39,6 +39,15 @@ type gradWriter interface {
 	writesGrad()
 }
 
+// inPlaceGrad is a gradWriter whose backward may write dx over dy: it reads each dy[i] only to
+// compute dx[i]. Its backward op then tells Gorgonia's compiler that it may overwrite dy, which
+// the tape machine does when nothing reads dy afterwards, by handing dy's tensor to
+// UsePreallocDo: one tensor fewer per op.
+type inPlaceGrad interface {
+	gradWriter
+	gradInPlace()
+}
+
 // applyUnary checks x against the kernel and adds the kernel's forward op on x to x's graph.
 func applyUnary(k unaryKernel, x *gorgonia.Node) (*gorgonia.Node, error) {
 	if err := checkNodes(x); err != nil {
@@ -249,14 +258,23 @@ func (op *unaryBackOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gor
 	return dx, nil
 }
 
-// ReturnsPtr is false: the output is a new tensor.
-func (op *unaryBackOp) ReturnsPtr() bool { return false }
+// ReturnsPtr is true for kernels that may write the gradient over dy (see inPlaceGrad), whose
+// result may then be dy's tensor; false otherwise: the output is a new tensor.
+func (op *unaryBackOp) ReturnsPtr() bool {
+	_, ok := op.k.(inPlaceGrad)
+	return ok
+}
 
 // CallsExtern is false.
 func (op *unaryBackOp) CallsExtern() bool { return false }
 
-// OverwritesInput is -1: no input is overwritten.
-func (op *unaryBackOp) OverwritesInput() int { return -1 }
+// OverwritesInput is 1 (dy) for kernels that may write the gradient over it, -1 otherwise.
+func (op *unaryBackOp) OverwritesInput() int {
+	if _, ok := op.k.(inPlaceGrad); ok {
+		return 1
+	}
+	return -1
+}
 
 // WriteHash writes the op and all its parameters.
 func (op *unaryBackOp) WriteHash(h hash.Hash) { writeHash(h, op.String()) }
