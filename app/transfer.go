@@ -46,6 +46,8 @@ type (
 	TransferDone = transfer.Done
 	// TransferResult is a finished run's scores and confusion matrix.
 	TransferResult = transfer.Result
+	// TransferMisclassified is a picture the final model got wrong.
+	TransferMisclassified = transfer.Misclassified
 	// TransferModel is a retrained classifier.
 	TransferModel = transfer.Model
 	// TransferPrediction is a class and its probability.

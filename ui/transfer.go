@@ -63,6 +63,8 @@ type TransferPanel struct {
 	confusion    *fyne.Container // the matrix grid
 	confusionCap *widget.Label
 	logList      *widget.List
+	gallery      *fyne.Container // thumbnails of the misclassified pictures
+	bottomTabs   *container.AppTabs
 	logLines     []string
 
 	data     *app.TransferData // the scanned folder
@@ -149,6 +151,7 @@ func NewTransferPanel(core *app.App, win fyne.Window, do func(func())) *Transfer
 	p.confusion = container.NewHBox()
 	p.confusionCap = widget.NewLabel("The confusion matrix appears at the first evaluation.")
 	p.confusionCap.Wrapping = fyne.TextWrapWord
+	p.gallery = container.NewGridWrap(fyne.NewSize(132, 170))
 	p.logList = widget.NewList(func() int { return len(p.logLines) },
 		func() fyne.CanvasObject {
 			l := widget.NewLabel("Step 4000: train 100.0%")
@@ -198,7 +201,9 @@ func (p *TransferPanel) View() fyne.CanvasObject {
 	)
 	charts := container.NewGridWithColumns(2, p.lossImg, p.accImg)
 	matrix := container.NewBorder(p.confusionCap, nil, nil, nil, container.NewScroll(container.NewVBox(p.confusion)))
-	bottom := container.NewHSplit(widget.NewCard("", "Confusion matrix", matrix), widget.NewCard("", "Log", p.logList))
+	p.bottomTabs = container.NewAppTabs(container.NewTabItem("Log", p.logList),
+		container.NewTabItem("Misclassified", container.NewVScroll(p.gallery)))
+	bottom := container.NewHSplit(widget.NewCard("", "Confusion matrix", matrix), p.bottomTabs)
 	bottom.Offset = 0.62
 	right := container.NewBorder(controls, nil, nil, nil, container.NewVSplit(charts, bottom))
 	split := container.NewHSplit(left, right)
@@ -493,8 +498,12 @@ func (p *TransferPanel) drain(r *app.TransferRun, job *app.Job, drained chan str
 		if ph != nil {
 			cur = *ph
 		}
+		var thumbs []image.Image
+		if done != nil {
+			thumbs = thumbnails(done.Misclassified, maxGallery)
+		}
 		f, s, d := fresh, skipped, done
-		p.do(func() { p.apply(cur, f, s, d, loss, acc) })
+		p.do(func() { p.apply(cur, f, s, d, loss, acc, thumbs) })
 		shown, fresh, skipped, done = ph, nil, nil, nil
 	}
 	handle := func(ev app.TransferEvent) {
@@ -562,7 +571,7 @@ func (p *TransferPanel) renderCharts() {
 
 // apply shows coalesced progress; it runs on the UI goroutine.
 func (p *TransferPanel) apply(ph phase, fresh []app.TransferEvaluation, skipped []app.TransferSkipped,
-	done *app.TransferResult, loss, acc image.Image) {
+	done *app.TransferResult, loss, acc image.Image, thumbs []image.Image) {
 	if ph.of > 0 {
 		p.progress.SetValue(float64(ph.done) / float64(ph.of))
 		eta := "?"
@@ -609,7 +618,52 @@ func (p *TransferPanel) apply(ph phase, fresh []app.TransferEvaluation, skipped 
 			pctText(done.ValidationAccuracy), done.Counts[app.TransferValidation], pctText(done.TestAccuracy), done.Counts[app.TransferTesting]))
 		p.logList.Refresh()
 		p.logList.ScrollToBottom()
+		p.showMisclassified(done.Misclassified, thumbs, set)
 	}
+}
+
+// maxGallery bounds the misclassified pictures shown.
+const maxGallery = 48
+
+// thumbnails reads up to n of the misclassified pictures as thumbnails, nil where one cannot be
+// read; it runs off the UI goroutine.
+func thumbnails(ms []app.TransferMisclassified, n int) []image.Image {
+	out := make([]image.Image, min(n, len(ms)))
+	for i := range out {
+		if img, err := imaging.Open(ms[i].Path, imaging.AutoOrientation(true)); err == nil {
+			out[i] = imaging.Thumbnail(img, 120, 120, imaging.Linear)
+		}
+	}
+	return out
+}
+
+// showMisclassified fills the gallery: each picture the final model got wrong, with its true and
+// predicted classes.
+func (p *TransferPanel) showMisclassified(ms []app.TransferMisclassified, thumbs []image.Image, set string) {
+	p.gallery.Objects = nil
+	for i, m := range ms {
+		if i >= len(thumbs) {
+			break
+		}
+		var pic fyne.CanvasObject = widget.NewLabel("(unreadable)")
+		if thumbs[i] != nil {
+			img := canvas.NewImageFromImage(thumbs[i])
+			img.FillMode = canvas.ImageFillContain
+			img.SetMinSize(fyne.NewSize(120, 120))
+			pic = img
+		}
+		caption := widget.NewLabel(fmt.Sprintf("%s → %s", shorten(p.className(m.True), 9), shorten(p.className(m.Predicted), 9)))
+		caption.Alignment = fyne.TextAlignCenter
+		caption.SizeName = theme.SizeNameCaptionText
+		p.gallery.Add(container.NewBorder(nil, caption, nil, nil, pic))
+	}
+	p.gallery.Refresh()
+	title := fmt.Sprintf("Misclassified (%d, %s set)", len(ms), set)
+	if len(ms) > len(thumbs) {
+		title = fmt.Sprintf("Misclassified (%d shown of %d, %s set)", len(thumbs), len(ms), set)
+	}
+	p.bottomTabs.Items[1].Text = title
+	p.bottomTabs.Refresh()
 }
 
 func (p *TransferPanel) className(i int) string {

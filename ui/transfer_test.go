@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"convas/app"
 )
@@ -209,6 +210,9 @@ func TestTransferPanelRun(t *testing.T) {
 	if want := p.run.Result().Counts[app.TransferTesting]; total != want || want == 0 {
 		t.Errorf("matrix counts %d pictures, the test set has %d", total, want)
 	}
+	if got := p.bottomTabs.Items[1].Text; got != "Misclassified (0, test set)" {
+		t.Errorf("gallery tab %q", got)
+	}
 	if p.saveBtn.Disabled() || p.classifyBtn.Disabled() {
 		t.Error("Save or Classify disabled after a run")
 	}
@@ -224,6 +228,47 @@ func TestTransferPanelRun(t *testing.T) {
 	q.pump(t, 20*time.Second, func() bool { return p.LastPredictions != nil })
 	if len(p.LastPredictions) != 3 || p.LastPredictions[0].Label != "vertical" {
 		t.Errorf("predictions %v", p.LastPredictions)
+	}
+}
+
+// TestTransferPanelGallery shows misclassified pictures with their true and predicted classes;
+// one that cannot be read any more is marked so.
+func TestTransferPanelGallery(t *testing.T) {
+	p, _, _ := newTransferPanel(t)
+	dir := t.TempDir()
+	patternPictures(t, dir, 1)
+	ms := []app.TransferMisclassified{
+		{Path: filepath.Join(dir, "checks", "checks_aa.png"), True: 0, Predicted: 2, Probability: 0.7},
+		{Path: filepath.Join(dir, "gone.png"), True: 1, Predicted: 0, Probability: 0.6},
+	}
+	thumbs := thumbnails(ms, maxGallery)
+	if thumbs[0] == nil || thumbs[1] != nil || thumbs[0].Bounds().Dx() != 120 {
+		t.Fatalf("thumbnails %v", thumbs)
+	}
+	p.showMisclassified(ms, thumbs, "validation")
+	if len(p.gallery.Objects) != 2 || p.bottomTabs.Items[1].Text != "Misclassified (2, validation set)" {
+		t.Fatalf("%d in the gallery, tab %q", len(p.gallery.Objects), p.bottomTabs.Items[1].Text)
+	}
+	first := p.gallery.Objects[0].(*fyne.Container).Objects
+	if _, ok := first[0].(*canvas.Image); !ok {
+		t.Errorf("first cell shows a %T", first[0])
+	}
+	var captions []string
+	for _, o := range p.gallery.Objects {
+		for _, c := range o.(*fyne.Container).Objects {
+			if l, ok := c.(*widget.Label); ok {
+				captions = append(captions, l.Text)
+			}
+		}
+	}
+	want := []string{"0 → 2", "(unreadable)", "1 → 0"}
+	if strings.Join(captions, "|") != strings.Join(want, "|") {
+		t.Errorf("captions %q, want %q", captions, want)
+	}
+	// Only maxGallery pictures are read.
+	many := make([]app.TransferMisclassified, maxGallery+5)
+	if n := len(thumbnails(many, maxGallery)); n != maxGallery {
+		t.Errorf("%d thumbnails for %d pictures", n, len(many))
 	}
 }
 
