@@ -62,14 +62,17 @@ func (t Timing) Step(flops int64) time.Duration {
 	return t.Fixed + time.Duration(float64(flops)/1e9*float64(t.PerGFLOP))
 }
 
-// TimingSides are the sides of the square pictures MeasureTiming times a step at: small enough
-// to take about a second for VGG19 on two cores, large enough for the deepest layers of both
-// networks, and a factor of four apart in operations, so that the fit separates the fixed part
-// from the part that grows.
-var TimingSides = [2]int{64, 128}
+// TimingSmall and TimingLarge are the sides of the square pictures MeasureTiming times a step
+// at: small enough to take about a second for VGG19 on two cores, large enough for the deepest
+// layers of both networks, and a factor of four apart in operations, so that the fit separates
+// the fixed part from the part that grows.
+const (
+	TimingSmall = 64
+	TimingLarge = 128
+)
 
-// MeasureTiming times one Adam step of cfg's layers on net at each of TimingSides (after one
-// untimed step at each, which creates the convolution primitives and warms the caches) on
+// MeasureTiming times one Adam step of cfg's layers on net at TimingSmall and TimingLarge (after
+// one untimed step at each, which creates the convolution primitives and warms the caches) on
 // synthetic pictures, and fits Timing to the two. L-BFGS makes one or more evaluations of the
 // same cost per step. It reflects the machine's load while it runs: a front end measures once
 // per network and layer set and keeps the result. ctx is checked between the steps.
@@ -79,9 +82,9 @@ func MeasureTiming(ctx context.Context, cfg Config, net Network) (Timing, error)
 	if _, err := lastLayer(net.Layers(), cfg.layerNames(), cfg.Model); err != nil {
 		return Timing{}, err
 	}
-	t := Timing{Sides: TimingSides}
+	t := Timing{Sides: [2]int{TimingSmall, TimingLarge}}
 	var flops [2]int64
-	for i, side := range TimingSides {
+	for i, side := range t.Sides {
 		l := &level{content: waves(side, side), styles: []*Image{waves(side+side/3, side)}, weights: []float64{1}}
 		p, err := newProblem(net, cfg, l)
 		if err != nil {

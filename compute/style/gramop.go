@@ -6,8 +6,8 @@ import (
 	"hash/fnv"
 
 	"github.com/chewxy/hm"
-	G "gorgonia.org/gorgonia"
 	"gonum.org/v1/gonum/blas"
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
@@ -58,10 +58,10 @@ func (op gramOp) Do(in ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
-func (op gramOp) ReturnsPtr() bool     { return false }
-func (op gramOp) CallsExtern() bool    { return false }
-func (op gramOp) OverwritesInput() int { return -1 }
-func (op gramOp) String() string       { return fmt.Sprintf("style.Gram{%d, %d}", op.c, op.hw) }
+func (op gramOp) ReturnsPtr() bool      { return false }
+func (op gramOp) CallsExtern() bool     { return false }
+func (op gramOp) OverwritesInput() int  { return -1 }
+func (op gramOp) String() string        { return fmt.Sprintf("style.Gram{%d, %d}", op.c, op.hw) }
 func (op gramOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
 func (op gramOp) Hashcode() uint32 {
 	h := fnv.New32a()
@@ -133,10 +133,10 @@ func (op gramBackOp) Do(in ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
-func (op gramBackOp) ReturnsPtr() bool     { return false }
-func (op gramBackOp) CallsExtern() bool    { return false }
-func (op gramBackOp) OverwritesInput() int { return -1 }
-func (op gramBackOp) String() string       { return fmt.Sprintf("style.GramBack{%d, %d}", op.c, op.hw) }
+func (op gramBackOp) ReturnsPtr() bool      { return false }
+func (op gramBackOp) CallsExtern() bool     { return false }
+func (op gramBackOp) OverwritesInput() int  { return -1 }
+func (op gramBackOp) String() string        { return fmt.Sprintf("style.GramBack{%d, %d}", op.c, op.hw) }
 func (op gramBackOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
 func (op gramBackOp) Hashcode() uint32 {
 	h := fnv.New32a()

@@ -350,11 +350,11 @@ func TestMeasureTiming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tm.PerGFLOP <= 0 || tm.Fixed < 0 || tm.Times[0] <= 0 || tm.Times[1] <= 0 || tm.Sides != TimingSides {
+	if tm.PerGFLOP <= 0 || tm.Fixed < 0 || tm.Times[0] <= 0 || tm.Times[1] <= 0 || tm.Sides != [2]int{TimingSmall, TimingLarge} {
 		t.Fatalf("timing %+v", tm)
 	}
 	small, big := cfg, cfg
-	small.Size, big.Size = TimingSides[0], TimingSides[1]
+	small.Size, big.Size = TimingSmall, TimingLarge
 	es, _ := Estimate(small, newFakeNet(tensor.Float32), tm)
 	eb, _ := Estimate(big, newFakeNet(tensor.Float32), tm)
 	if !(eb.Step > es.Step) {
