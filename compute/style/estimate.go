@@ -50,8 +50,8 @@ func (e Estimation) Err() error {
 type Timing struct {
 	Fixed    time.Duration // per step
 	PerGFLOP time.Duration // per 10⁹ operations of graphCost's count
-	Sides    [2]int        // the sides of the square pictures timed
-	Times    [2]time.Duration
+	Sides    [2]int           // the sides of the square pictures timed
+	Times    [2]time.Duration // the time of a step at each
 }
 
 // Step predicts the time of a step of flops operations; 0 for the zero Timing.
