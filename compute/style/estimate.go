@@ -48,8 +48,8 @@ func (e Estimation) Err() error {
 // time per operation, fitted to steps timed at two small sizes (MeasureTiming). It belongs to one
 // network and one set of layers; its zero value predicts nothing.
 type Timing struct {
-	Fixed    time.Duration // per step
-	PerGFLOP time.Duration // per 10⁹ operations of graphCost's count
+	Fixed    time.Duration    // per step
+	PerGFLOP time.Duration    // per 10⁹ operations of graphCost's count
 	Sides    [2]int           // the sides of the square pictures timed
 	Times    [2]time.Duration // the time of a step at each
 }
