@@ -44,3 +44,18 @@ func TestGoogLeNetDreamRuns(t *testing.T) {
 		t.Errorf("objective %v does not rise", obj)
 	}
 }
+
+// BenchmarkDreamOverhead is BenchmarkDreamSeedDefault's run with the fake network (the picture
+// times a constant): what the recipe itself costs around the network (octave split and merge,
+// shifts, tile copies, the step, graph builds), without GoogLeNet's forward and backward pass;
+// an upper bound, since the fake network's own small graph runs too.
+func BenchmarkDreamOverhead(b *testing.B) {
+	img := randomImage(512, 512, 1)
+	cfg := DefaultConfig()
+	cfg.Layer, cfg.Channel = "a", 2 // one channel, as the recipe's 139
+	for b.Loop() {
+		if _, err := Run(context.Background(), cfg, &fakeNet{}, img, nil, nil, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
