@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"image"
 	"path/filepath"
 	"strings"
@@ -234,5 +235,32 @@ func TestDreamOpenRestoresSettings(t *testing.T) {
 	}
 	if p.gallery.layer != "mixed1" {
 		t.Errorf("the gallery shows %q", p.gallery.layer)
+	}
+}
+
+// TestDreamGalleryScrollForMore: once every thumbnail the grid has asked for is drawn, the title
+// says to scroll; showing a later item asks for more, and the title stops saying it.
+func TestDreamGalleryScrollForMore(t *testing.T) {
+	p, _ := newDreamPanel(t)
+	g := p.gallery
+	g.stop()
+	gal, err := p.core.NewGallery("inceptionv3-trunk", "mixed3", 768, app.DefaultGallerySettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.gallery, g.paused = gal, false // not started: only the title's arithmetic is tested
+	thumb := image.NewNRGBA(image.Rect(0, 0, 4, 4))
+	for c := range galleryAhead {
+		g.thumbs[c] = thumb
+	}
+	g.drawn, g.cached = galleryAhead, 0
+	gal.RenderUpTo(galleryAhead)
+	g.updateTitle()
+	if want := fmt.Sprintf("mixed3: %d of 768 drawn · scroll for more", galleryAhead); g.title.Text != want {
+		t.Fatalf("title %q, want %q", g.title.Text, want)
+	}
+	g.updateItem(galleryAhead+3, g.newItem())
+	if gal.Asked() != 2*galleryAhead+4 || strings.Contains(g.title.Text, "scroll") {
+		t.Errorf("after showing item %d: asked %d, title %q", galleryAhead+3, gal.Asked(), g.title.Text)
 	}
 }

@@ -98,8 +98,9 @@ func (g *channelGallery) updateItem(id widget.GridWrapItemID, o fyne.CanvasObjec
 	img.Image = g.thumbs[id]
 	label.Refresh()
 	img.Refresh()
-	if g.gallery != nil {
+	if g.gallery != nil && g.gallery.Asked() < id+1+galleryAhead {
 		g.gallery.RenderUpTo(id + 1 + galleryAhead)
+		g.updateTitle() // no longer "scroll for more"
 	}
 }
 
