@@ -212,18 +212,58 @@ func maxPoolForwardMask[T float](g *poolGeom, x, y []T, mask []int32) {
 			for oh := 0; oh < g.oh; oh++ {
 				h0, h1 := g.rows(oh)
 				o, m := dst[oh*g.ow:(oh+1)*g.ow], mk[oh*g.ow:(oh+1)*g.ow]
-				from := 0
-				if g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.pad.Left == 0 && h1-h0 == 2 {
-					from = min(g.ow, g.w/2)
-					argmax2x2(plane, h0, g.w, o[:from], m[:from])
+				lo, hi := 0, 0
+				switch {
+				case g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.pad.Left == 0 && h1-h0 == 2:
+					hi = min(g.ow, g.w/2)
+					argmax2x2(plane, h0, g.w, o[:hi], m[:hi])
+				case h1-h0 == g.kh:
+					lo, hi = g.interior()
+					argmaxInterior(g, plane, h0, o, m, lo, hi)
 				}
-				for ow := from; ow < len(o); ow++ {
+				for ow := 0; ow < lo; ow++ {
+					i := argmax(g, plane, h0, h1, ow)
+					o[ow], m[ow] = plane[i], int32(i)
+				}
+				for ow := hi; ow < len(o); ow++ {
 					i := argmax(g, plane, h0, h1, ow)
 					o[ow], m[ow] = plane[i], int32(i)
 				}
 			}
 		}
 	})
+}
+
+// interior returns the output columns [lo, hi) whose windows lie wholly inside the input's
+// columns (lo = hi when there are none).
+func (g *poolGeom) interior() (lo, hi int) {
+	lo = min((g.pad.Left+g.sw-1)/g.sw, g.ow) // the first ow with ow·sw - pad.Left >= 0
+	hi = 0
+	if last := g.w - g.kw + g.pad.Left; last >= 0 {
+		hi = min(g.ow, last/g.sw+1) // ow·sw - pad.Left + kw <= w
+	}
+	return lo, max(lo, hi)
+}
+
+// argmaxInterior writes into out and mask, for the output columns [lo, hi) of a row whose
+// windows cover the input rows [h0, h0+kh) and lie wholly inside the plane, each window's first
+// maximum (row-major) and its index in plane: argmax without the clipping and the call per
+// window.
+func argmaxInterior[T float](g *poolGeom, plane []T, h0 int, out []T, mask []int32, lo, hi int) {
+	for ow := lo; ow < hi; ow++ {
+		w0 := ow*g.sw - g.pad.Left
+		best := h0*g.w + w0
+		bv := plane[best]
+		for r := 0; r < g.kh; r++ {
+			off := (h0+r)*g.w + w0
+			for j, v := range plane[off : off+g.kw] {
+				if v > bv {
+					bv, best = v, off+j
+				}
+			}
+		}
+		out[ow], mask[ow] = bv, int32(best)
+	}
 }
 
 // argmax2x2 writes the maxima of a row of 2x2 windows at stride 2, wholly inside rows h0 and
