@@ -73,7 +73,8 @@ func usage(w io.Writer) {
 
 Usage:
   convas                      open the window
-  convas train [flags]        train a CNN recipe headless (convas train -h)
+  convas train [flags]        train a CNN recipe headless (convas train -h); the CIFAR-10
+                              recipe: convas train --preset cifar10-advanced [--data DIR]
   convas dream [flags]        DeepDream on a picture or noise (convas dream -h)
   convas style --content PICTURE --style PICTURE[:WEIGHT] --out OUT.png [flags]
                               neural style transfer (convas style -h)
@@ -87,6 +88,8 @@ Usage:
   convas models import FILE   put a file you have into the store (checked by size and checksum)
   convas models delete NAME   remove one from the store
   convas models layers NAME   a network's layers with their kinds and channel counts
+  convas models export-cifar10 --out DIR [--data DIR]
+                              write CIFAR-10 as class folders of PNGs (train_dir, validation_dir)
   convas models import-tfjs -o OUT.cnvm FILE.tgz|model.json   convert a TensorFlow.js layers model
   convas help                 this text
 `)

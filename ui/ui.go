@@ -151,6 +151,7 @@ func mainMenu(w fyne.Window, tp *TrainPanel, current func() runner) *fyne.MainMe
 		fyne.NewMenuItem("Open checkpoint...", tp.OpenCheckpointDialog),
 		fyne.NewMenuItem("Save checkpoint as...", tp.SaveCheckpointDialog),
 		fyne.NewMenuItem("Predict image...", tp.PredictDialog),
+		fyne.NewMenuItem("Export CIFAR-10 to class folders...", tp.ExportCIFARDialog),
 	)
 	run := fyne.NewMenu("Run",
 		fyne.NewMenuItem("Start (Train, Transfer, Dream or Stylize)", func() { current().Start() }),
