@@ -16,6 +16,27 @@ import (
 	"convas/compute/train"
 )
 
+// The training recipe's types, for the front ends (ui/ talks to app/, never to compute/).
+type (
+	// TrainConfig is a training run's configuration (a preset's values).
+	TrainConfig = train.Config
+	// TrainEvent is a progress report of a run: TrainStep, TrainLog, TrainEval or TrainDone.
+	TrainEvent = train.Event
+	// TrainStep reports one finished generation.
+	TrainStep = train.Step
+	// TrainLog reports the loss line the recipe prints every log_every generations.
+	TrainLog = train.Log
+	// TrainEval reports an evaluation with sample predictions.
+	TrainEval = train.Eval
+	// TrainDone reports the end of a run with the accuracy on the whole test set.
+	TrainDone = train.Done
+	// TrainSample is one picture of the latest batch with its true and predicted class.
+	TrainSample = train.Sample
+)
+
+// DefaultTrainConfig returns the MNIST recipe's configuration.
+func DefaultTrainConfig() TrainConfig { return train.DefaultConfig() }
+
 // CheckpointKind is the kind recorded in checkpoints of the MNIST-style CNN. A checkpoint of a
 // from-scratch recipe records its recipe name as its kind: this, or CIFARCheckpointKind.
 const CheckpointKind = train.RecipeMNIST

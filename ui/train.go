@@ -19,7 +19,6 @@ import (
 	"github.com/disintegration/imaging"
 
 	"convas/app"
-	"convas/compute/train"
 )
 
 // TrainPanel trains the from-scratch recipes (the MNIST and CIFAR-10 CNNs): preset and form, data
@@ -38,7 +37,7 @@ type TrainPanel struct {
 	datasetSelect *widget.Select
 	datasetNames  map[string]string // select label -> data set name
 	form          *configForm
-	cfg           train.Config // the form's value
+	cfg           app.TrainConfig // the form's value
 
 	trainBtn, pauseBtn, stopBtn, continueBtn *widget.Button
 	saveBtn, openBtn, predictBtn             *widget.Button
@@ -54,8 +53,8 @@ type TrainPanel struct {
 
 	training *app.Training
 	job      *app.Job
-	history  []train.Eval // what the charts show, owned by the UI goroutine
-	losses   []train.Log  // the loss lines the loss chart shows, owned by the UI goroutine
+	history  []app.TrainEval // what the charts show, owned by the UI goroutine
+	losses   []app.TrainLog  // the loss lines the loss chart shows, owned by the UI goroutine
 	drained  chan struct{}
 	title    string
 	runDir   string
@@ -69,7 +68,7 @@ const folderChoice = "Folder (IDX or CIFAR-10)..."
 // NewTrainPanel builds the panel. do runs a function on the UI goroutine (fyne.Do in the app).
 func NewTrainPanel(core *app.App, win fyne.Window, do func(func())) *TrainPanel {
 	p := &TrainPanel{core: core, win: win, do: do}
-	p.cfg = train.DefaultConfig()
+	p.cfg = app.DefaultTrainConfig()
 	p.form = newConfigForm(&p.cfg, map[string]bool{"recipe": true, "dataset": true}, validateConfig, p.formChanged)
 
 	titles, by := presetTitles(core.Presets())
@@ -157,7 +156,7 @@ func chartImage() *canvas.Image {
 
 func validateConfig(v any) map[string]string {
 	out := map[string]string{}
-	for _, e := range v.(train.Config).Validate() {
+	for _, e := range v.(app.TrainConfig).Validate() {
 		if _, seen := out[e.Key]; !seen {
 			out[e.Key] = e.Reason
 		}
@@ -362,13 +361,13 @@ func (p *TrainPanel) drain(t *app.Training, job *app.Job, startGen int, drained 
 	defer close(drained)
 	ticker := time.NewTicker(200 * time.Millisecond)
 	defer ticker.Stop()
-	history := append([]train.Eval(nil), p.history...)
-	losses := append([]train.Log(nil), p.losses...)
-	var step *train.Step
-	var fresh []train.Eval
-	var freshLosses []train.Log
+	history := append([]app.TrainEval(nil), p.history...)
+	losses := append([]app.TrainLog(nil), p.losses...)
+	var step *app.TrainStep
+	var fresh []app.TrainEval
+	var freshLosses []app.TrainLog
 	var lines []string // log lines in the order of their events
-	var done *train.Done
+	var done *app.TrainDone
 	flush := func() {
 		if step == nil && len(lines) == 0 && done == nil {
 			return
@@ -381,19 +380,19 @@ func (p *TrainPanel) drain(t *app.Training, job *app.Job, startGen int, drained 
 		p.do(func() { p.apply(u, startGen) })
 		step, fresh, freshLosses, lines, done = nil, nil, nil, nil, nil
 	}
-	handle := func(ev train.Event) {
+	handle := func(ev app.TrainEvent) {
 		switch e := ev.(type) {
-		case train.Step:
+		case app.TrainStep:
 			step = &e
-		case train.Log:
+		case app.TrainLog:
 			losses = append(losses, e)
 			freshLosses = append(freshLosses, e)
 			lines = append(lines, e.LogLine())
-		case train.Eval:
+		case app.TrainEval:
 			history = append(history, e)
 			fresh = append(fresh, e)
 			lines = append(lines, e.LogLine())
-		case train.Done:
+		case app.TrainDone:
 			done = &e
 		}
 	}
@@ -416,7 +415,7 @@ func (p *TrainPanel) drain(t *app.Training, job *app.Job, startGen int, drained 
 	}
 }
 
-func renderCharts(h []train.Eval, losses []train.Log) (image.Image, image.Image) {
+func renderCharts(h []app.TrainEval, losses []app.TrainLog) (image.Image, image.Image) {
 	loss, err1 := app.LossPlot(h, losses, 5*vg.Inch, 3.2*vg.Inch)
 	acc, err2 := app.AccuracyPlot(h, 5*vg.Inch, 3.2*vg.Inch)
 	if err1 != nil || err2 != nil {
@@ -425,7 +424,7 @@ func renderCharts(h []train.Eval, losses []train.Log) (image.Image, image.Image)
 	return loss, acc
 }
 
-func (p *TrainPanel) renderCharts(h []train.Eval) {
+func (p *TrainPanel) renderCharts(h []app.TrainEval) {
 	loss, acc := renderCharts(h, nil)
 	if loss != nil {
 		p.lossImg.Image, p.accImg.Image = loss, acc
@@ -437,11 +436,11 @@ func (p *TrainPanel) renderCharts(h []train.Eval) {
 // update is the progress drain hands to the UI at once: the latest step, the evaluations and
 // loss lines since the last update, their log lines in order, the end, and fresh charts.
 type update struct {
-	step      *train.Step
-	evals     []train.Eval
-	losses    []train.Log
+	step      *app.TrainStep
+	evals     []app.TrainEval
+	losses    []app.TrainLog
 	lines     []string
-	done      *train.Done
+	done      *app.TrainDone
 	loss, acc image.Image
 }
 
@@ -480,7 +479,7 @@ func (p *TrainPanel) apply(u update, startGen int) {
 	}
 }
 
-func (p *TrainPanel) showSamples(samples []train.Sample) {
+func (p *TrainPanel) showSamples(samples []app.TrainSample) {
 	classes := p.training.Dataset.Classes
 	name := func(c int) string {
 		if c < len(classes) {
@@ -506,7 +505,7 @@ func (p *TrainPanel) showSamples(samples []train.Sample) {
 }
 
 // sampleImage draws a sample: grey for one channel, colour for three (CIFAR-10).
-func sampleImage(s train.Sample) image.Image {
+func sampleImage(s app.TrainSample) image.Image {
 	px := func(v float32) uint8 { return uint8(min(max(v, 0), 1)*255 + 0.5) }
 	plane := s.H * s.W
 	if s.C == 3 && len(s.Pixels) == 3*plane {
@@ -530,8 +529,8 @@ func (p *TrainPanel) autosave(t *app.Training) (string, error) {
 	if err := t.SaveCheckpoint(path); err != nil {
 		return "", err
 	}
-	var h []train.Eval
-	var losses []train.Log
+	var h []app.TrainEval
+	var losses []app.TrainLog
 	t.Snapshot(func() {
 		h = append(h, t.State.History...)
 		losses = append(losses, t.State.Losses...)
@@ -669,8 +668,8 @@ func (p *TrainPanel) OpenCheckpoint(path string) {
 			p.title = t.Title
 			p.form.set(t.State.Config)
 			p.selectDataset(t.State.Config.Dataset)
-			p.history = append([]train.Eval(nil), t.State.History...)
-			p.losses = append([]train.Log(nil), t.State.Losses...)
+			p.history = append([]app.TrainEval(nil), t.State.History...)
+			p.losses = append([]app.TrainLog(nil), t.State.Losses...)
 			p.logLines = nil
 			for _, e := range p.history {
 				p.logLines = append(p.logLines, e.LogLine())
