@@ -139,21 +139,37 @@ func lrnUnit(u, plane int) (n, p0, p1 int) {
 	return n, p0, min(p0+lrnSpan, plane)
 }
 
-// windowSumSq writes into acc[i], for the positions [p0, p1) of image n, the sum of x² over the
-// channels [c-r, c+r] ∩ [0, C), accumulating in T (at most 2r+1 terms).
-func windowSumSq[T float](x []T, c, r, nc, plane, base, p0, p1 int, acc []T) {
-	clear(acc)
-	for cc := max(c-r, 0); cc <= min(c+r, nc-1); cc++ {
-		src := x[base+cc*plane+p0 : base+cc*plane+p1]
-		for i, v := range src {
-			acc[i] += v * v
-		}
+// windowSums keeps, for the positions [p0, p1) of one image, the sum over the channels
+// [c-r, c+r] ∩ [0, C) of v(cc)[i] as c steps from 0 to C-1: each step adds the channel entering
+// the window and subtracts the one leaving it (two terms per position rather than 2r+1), in
+// float64, where the squares of float32 values are exact.
+type windowSums struct {
+	sum   []float64
+	r, nc int
+}
+
+// start sets the sums for channel 0: channels [0, r] ∩ [0, C).
+func (w *windowSums) start(m int, add func(cc int, sum []float64)) {
+	w.sum = w.sum[:m]
+	clear(w.sum)
+	for cc := 0; cc <= min(w.r, w.nc-1); cc++ {
+		add(cc, w.sum)
+	}
+}
+
+// next moves the window from channel c to c+1.
+func (w *windowSums) next(c int, add, sub func(cc int, sum []float64)) {
+	if in := c + 1 + w.r; in < w.nc {
+		add(in, w.sum)
+	}
+	if out := c - w.r; out >= 0 {
+		sub(out, w.sum)
 	}
 }
 
 // lrnScales writes p[i] = d^-beta for d = bias + alpha·a[i], with the loop specialised for the
 // common betas 0.75, 0.5 and 1 (square roots and a division instead of math.Pow).
-func lrnScales[T float](k lrnKernel, a []T, p []float64) {
+func lrnScales(k lrnKernel, a []float64, p []float64) {
 	p = p[:len(a)]
 	switch k.beta {
 	case 0.75:
@@ -176,23 +192,40 @@ func lrnScales[T float](k lrnKernel, a []T, p []float64) {
 	}
 }
 
+// squares returns the functions that add x² and subtract x² of channel cc, at the positions
+// [p0, p1) of the image starting at base, into a window sum.
+func squares[T float](x []T, plane, base, p0, p1 int) (add, sub func(cc int, sum []float64)) {
+	add = func(cc int, sum []float64) {
+		for i, v := range x[base+cc*plane+p0 : base+cc*plane+p1] {
+			sum[i] += float64(v) * float64(v)
+		}
+	}
+	sub = func(cc int, sum []float64) {
+		for i, v := range x[base+cc*plane+p0 : base+cc*plane+p1] {
+			sum[i] -= float64(v) * float64(v)
+		}
+	}
+	return add, sub
+}
+
 // lrnForward writes y = x·(bias + alpha·sqr_sum)^-beta.
 func lrnForward[T float](k lrnKernel, s tensor.Shape, x, y []T) {
 	_, nc, plane := channelGeom(s)
 	parallelFor(lrnUnits(s), func(_, lo, hi int) {
-		acc, p := make([]T, lrnSpan), make([]float64, lrnSpan)
+		win, p := windowSums{sum: make([]float64, lrnSpan), r: k.radius, nc: nc}, make([]float64, lrnSpan)
 		for u := lo; u < hi; u++ {
 			n, p0, p1 := lrnUnit(u, plane)
 			base := n * nc * plane
+			add, sub := squares(x, plane, base, p0, p1)
+			win.start(p1-p0, add)
 			for c := 0; c < nc; c++ {
-				a := acc[:p1-p0]
-				windowSumSq(x, c, k.radius, nc, plane, base, p0, p1, a)
-				lrnScales(k, a, p)
+				lrnScales(k, win.sum, p)
 				off := base + c*plane
 				src, dst := x[off+p0:off+p1], y[off+p0:off+p1]
 				for i, v := range src {
 					dst[i] = T(float64(v) * p[i])
 				}
+				win.next(c, add, sub)
 			}
 		}
 	})
@@ -204,42 +237,48 @@ func lrnForward[T float](k lrnKernel, s tensor.Shape, x, y []T) {
 func lrnBackward[T float](k lrnKernel, s tensor.Shape, x, dy, dx []T) {
 	_, nc, plane := channelGeom(s)
 	parallelFor(lrnUnits(s), func(_, lo, hi int) {
-		acc, p := make([]T, lrnSpan), make([]float64, lrnSpan)
-		t := make([]T, nc*lrnSpan) // t[c] for every channel of the unit, lrnSpan apart
+		win, p := windowSums{sum: make([]float64, lrnSpan), r: k.radius, nc: nc}, make([]float64, lrnSpan)
+		t := make([]float64, nc*lrnSpan) // t[c] for every channel of the unit, lrnSpan apart
+		addT := func(cc int, sum []float64) {
+			for i, v := range t[cc*lrnSpan : cc*lrnSpan+len(sum)] {
+				sum[i] += v
+			}
+		}
+		subT := func(cc int, sum []float64) {
+			for i, v := range t[cc*lrnSpan : cc*lrnSpan+len(sum)] {
+				sum[i] -= v
+			}
+		}
 		for u := lo; u < hi; u++ {
 			n, p0, p1 := lrnUnit(u, plane)
 			base, m := n*nc*plane, p1-p0
 			// Pass 1: the direct term into dx and t for every channel.
+			add, sub := squares(x, plane, base, p0, p1)
+			win.start(m, add)
 			for c := 0; c < nc; c++ {
-				a := acc[:m]
-				windowSumSq(x, c, k.radius, nc, plane, base, p0, p1, a)
-				lrnScales(k, a, p)
+				lrnScales(k, win.sum, p)
 				off := base + c*plane + p0
 				xs, gs, ds, tc := x[off:off+m], dy[off:off+m], dx[off:off+m], t[c*lrnSpan:c*lrnSpan+m]
-				for i, v := range a {
+				for i, v := range win.sum {
 					g := float64(gs[i]) * p[i]
 					ds[i] = T(g)
-					tc[i] = T(g * float64(xs[i]) / (k.bias + k.alpha*float64(v)))
+					tc[i] = g * float64(xs[i]) / (k.bias + k.alpha*v)
 				}
+				win.next(c, add, sub)
 			}
 			// Pass 2: the cross term, Σ t over each channel's window.
 			scale := 2 * k.alpha * k.beta
 			if scale == 0 {
 				continue
 			}
+			win.start(m, addT)
 			for c := 0; c < nc; c++ {
-				a := acc[:m]
-				clear(a)
-				for cc := max(c-k.radius, 0); cc <= min(c+k.radius, nc-1); cc++ {
-					for i, v := range t[cc*lrnSpan : cc*lrnSpan+m] {
-						a[i] += v
-					}
-				}
 				off := base + c*plane + p0
 				xs, ds := x[off:off+m], dx[off:off+m]
-				for i := range a {
-					ds[i] -= T(scale * float64(xs[i]) * float64(a[i]))
+				for i, v := range win.sum {
+					ds[i] -= T(scale * float64(xs[i]) * v)
 				}
+				win.next(c, addT, subT)
 			}
 		}
 	})
