@@ -1,13 +1,10 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
-	"image/png"
 	"maps"
 	"os"
 	"path/filepath"
@@ -310,50 +307,15 @@ func (c *StyleControl) update(f func(w *style.Weights) error) error {
 // SaveStylePNG writes img as a PNG file with the settings cfg in a tEXt chunk (keyword
 // StyleSettingsKey, JSON), atomically.
 func SaveStylePNG(path string, img *style.Image, cfg style.Config) error {
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img.ToNRGBA()); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	js, err := json.Marshal(cfg)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	b, err := withTextChunks(buf.Bytes(), [][2]string{{"Software", "Convas"}, {StyleSettingsKey, asciiJSON(js)}})
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-	}
-	if err := writeFileAtomic(path, b); err != nil {
-		return err
-	}
-	// writeFileAtomic's temporary file is private (0600); a picture is for sharing.
-	if err := os.Chmod(path, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return savePNGWithSettings(path, img.ToNRGBA(), StyleSettingsKey, cfg)
 }
 
 // ReadStyleSettings reads the settings SaveStylePNG stored in a PNG file. A PNG without them
 // gives ErrNoStyleSettings; errors name the file.
 func ReadStyleSettings(path string) (style.Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return style.Config{}, fmt.Errorf("%s: %s", path, unwrapPath(err))
-	}
-	text, err := pngText(b, StyleSettingsKey)
-	if errors.Is(err, ErrNoDreamSettings) { // pngText's "keyword not found"
-		err = ErrNoStyleSettings
-	}
-	if err != nil {
-		return style.Config{}, fmt.Errorf("%s: %w", path, err)
-	}
 	var cfg style.Config
-	if err := json.Unmarshal([]byte(text), &cfg); err != nil {
-		return style.Config{}, fmt.Errorf("%s: style settings: %v", path, err)
+	if err := readPNGSettings(path, StyleSettingsKey, "style settings", &cfg, ErrNoStyleSettings); err != nil {
+		return style.Config{}, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return style.Config{}, fmt.Errorf("%s: %w", path, err)
