@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -97,11 +96,7 @@ func dreamCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt)
-	defer signal.Stop(sig)
-
-	// Drain the events: a progress bar on a terminal, the frames on request.
+	// Follow the events: a progress bar on a terminal, the frames on request.
 	bar := isTerminal(os.Stderr)
 	work := newDreamWork(d.Input.H, d.Input.W, *c)
 	start := time.Now()
@@ -125,25 +120,7 @@ func dreamCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 		n := (it.Octave-1)*it.Iters + it.Iter
 		return app.SaveDreamPNG(filepath.Join(*frames, fmt.Sprintf("frame-%04d.png", n)), it.Frame, d.Settings())
 	}
-	var frameErr error
-	for finished := false; !finished; {
-		select {
-		case <-sig:
-			job.Cancel()
-		case ev := <-d.Events:
-			if err := handle(ev); err != nil && frameErr == nil {
-				frameErr = err
-				job.Cancel()
-			}
-		case <-job.Done():
-			finished = true
-		}
-	}
-	for len(d.Events) > 0 {
-		if err := handle(<-d.Events); err != nil && frameErr == nil {
-			frameErr = err
-		}
-	}
+	frameErr := follow(job, d.Events, handle)
 	if bar {
 		fmt.Fprint(stderr, "\r\033[K")
 	}

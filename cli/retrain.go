@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -112,9 +111,6 @@ func retrainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt)
-	defer signal.Stop(sig)
 	bar := isTerminal(os.Stderr)
 	var last app.TransferEvaluation
 	every := max(cfg.EvalEvery, cfg.Steps/20/cfg.EvalEvery*cfg.EvalEvery)
@@ -151,16 +147,7 @@ func retrainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	for open := true; open; {
-		select {
-		case <-sig:
-			job.Cancel()
-		case ev, ok := <-r.Events: // the recipe closes Events when it ends
-			if open = ok; ok {
-				handle(ev)
-			}
-		}
-	}
+	follow(job, r.Events, func(ev app.TransferEvent) error { handle(ev); return nil })
 	if bar {
 		fmt.Fprint(stderr, "\r\033[K")
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -88,11 +87,7 @@ func styleCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt)
-	defer signal.Stop(sig)
-
-	// Drain the events: a progress bar on a terminal, the losses every Every steps, and the
+	// Follow the events: a progress bar on a terminal, the losses every Every steps, and the
 	// pictures every --every steps.
 	bar := isTerminal(os.Stderr)
 	start := time.Now()
@@ -120,25 +115,7 @@ func styleCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	var saveErr error
-	for finished := false; !finished; {
-		select {
-		case <-sig:
-			job.Cancel()
-		case ev := <-r.Events:
-			if err := handle(ev); err != nil && saveErr == nil {
-				saveErr = err
-				job.Cancel()
-			}
-		case <-job.Done():
-			finished = true
-		}
-	}
-	for len(r.Events) > 0 {
-		if err := handle(<-r.Events); err != nil && saveErr == nil {
-			saveErr = err
-		}
-	}
+	saveErr := follow(job, r.Events, handle)
 	if bar {
 		fmt.Fprint(stderr, "\r\033[K")
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -118,55 +117,39 @@ func trainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt)
-	defer signal.Stop(sig)
-
 	bar := isTerminal(os.Stderr) && !*asJSON
 	enc := json.NewEncoder(stdout)
 	start := time.Now()
 	var done *train.Done
-	for finished := false; !finished; {
-		select {
-		case <-sig:
-			job.Cancel()
-		case ev := <-t.Events:
-			switch e := ev.(type) {
-			case train.Step:
-				if bar {
-					progressBar(stderr, e.Gen, e.Of, time.Since(start))
-				}
-			case train.Eval:
-				if bar {
-					fmt.Fprint(stderr, "\r\033[K")
-				}
-				if *asJSON {
-					enc.Encode(evalJSON{e.Gen, e.Of, e.TrainLoss, e.TrainAcc / 100, e.TestAcc / 100})
-				} else {
-					fmt.Fprintln(stdout, e.LogLine())
-				}
-			case train.Log:
-				if bar {
-					fmt.Fprint(stderr, "\r\033[K")
-				}
-				if *asJSON {
-					enc.Encode(logJSON{e.Gen, e.Of, e.Loss, e.LR})
-				} else {
-					fmt.Fprintln(stdout, e.LogLine())
-				}
-			case train.Done:
-				done = &e
+	follow(job, t.Events, func(ev train.Event) error {
+		switch e := ev.(type) {
+		case train.Step:
+			if bar {
+				progressBar(stderr, e.Gen, e.Of, time.Since(start))
 			}
-		case <-job.Done():
-			finished = true
-		}
-	}
-	// Drain what the run sent before it ended.
-	for len(t.Events) > 0 {
-		if e, ok := (<-t.Events).(train.Done); ok {
+		case train.Eval:
+			if bar {
+				fmt.Fprint(stderr, "\r\033[K")
+			}
+			if *asJSON {
+				enc.Encode(evalJSON{e.Gen, e.Of, e.TrainLoss, e.TrainAcc / 100, e.TestAcc / 100})
+			} else {
+				fmt.Fprintln(stdout, e.LogLine())
+			}
+		case train.Log:
+			if bar {
+				fmt.Fprint(stderr, "\r\033[K")
+			}
+			if *asJSON {
+				enc.Encode(logJSON{e.Gen, e.Of, e.Loss, e.LR})
+			} else {
+				fmt.Fprintln(stdout, e.LogLine())
+			}
+		case train.Done:
 			done = &e
 		}
-	}
+		return nil
+	})
 	if bar {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
