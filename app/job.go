@@ -128,6 +128,17 @@ func (j *Job) Resume() {
 	}
 }
 
+// TogglePause pauses a running job or resumes a paused one, and returns the state it asked
+// for (Paused or Running); a job that has ended stays as it is.
+func (j *Job) TogglePause() JobState {
+	if j.State() == Paused {
+		j.Resume()
+		return Running
+	}
+	j.Pause()
+	return Paused
+}
+
 // Cancel stops the job at its next step; Wait returns when it has.
 func (j *Job) Cancel() { j.cancel() }
 

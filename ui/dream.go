@@ -553,22 +553,10 @@ func (p *DreamPanel) SaveDialog() {
 	if p.dream == nil || p.dream.Result() == nil {
 		return
 	}
-	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
-		if err != nil || w == nil {
-			return
-		}
-		path := w.URI().Path()
-		w.Close()
-		if err := app.SaveDreamPNG(path, p.dream.Result(), p.dream.Settings()); err != nil {
-			showError(err, p.win)
-			return
-		}
-		p.status.SetText("Saved " + path)
-	}, p.win)
 	name := "dream.png"
 	if p.picture != app.NoisePicture {
 		name = strings.TrimSuffix(filepath.Base(p.picture), filepath.Ext(p.picture)) + "-dream.png"
 	}
-	d.SetFileName(name)
-	d.Show()
+	res, settings := p.dream.Result(), p.dream.Settings()
+	savePictureDialog(p.win, name, func(path string) error { return app.SaveDreamPNG(path, res, settings) }, p.status)
 }

@@ -760,11 +760,7 @@ func (p *StylePanel) TogglePause() {
 	if !p.running() {
 		return
 	}
-	if p.job.State() == app.Paused {
-		p.job.Resume()
-	} else {
-		p.job.Pause()
-	}
+	p.job.TogglePause()
 	p.updateButtons()
 }
 
@@ -781,20 +777,9 @@ func (p *StylePanel) SaveDialog() {
 	if p.run == nil || p.run.Result() == nil {
 		return
 	}
-	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
-		if err != nil || w == nil {
-			return
-		}
-		path := w.URI().Path()
-		w.Close()
-		if err := app.SaveStylePNG(path, p.run.Result(), p.run.Settings()); err != nil {
-			showError(err, p.win)
-			return
-		}
-		p.status.SetText("Saved " + path)
-	}, p.win)
-	d.SetFileName(strings.TrimSuffix(filepath.Base(p.contentPath), filepath.Ext(p.contentPath)) + "-styled.png")
-	d.Show()
+	name := strings.TrimSuffix(filepath.Base(p.contentPath), filepath.Ext(p.contentPath)) + "-styled.png"
+	res, settings := p.run.Result(), p.run.Settings()
+	savePictureDialog(p.win, name, func(path string) error { return app.SaveStylePNG(path, res, settings) }, p.status)
 }
 
 // lossChart draws the content, style, TV and total losses against the generation.

@@ -577,12 +577,10 @@ func (p *TrainPanel) TogglePause() {
 	if !p.running() {
 		return
 	}
-	if p.job.State() == app.Paused {
-		p.job.Resume()
+	if p.job.TogglePause() == app.Running {
 		p.setStatus("Resumed")
 	} else {
-		p.job.Pause()
-		p.setStatus(fmt.Sprintf("Paused (Resume goes on; Save checkpoint keeps this state)"))
+		p.setStatus("Paused (Resume goes on; Save checkpoint keeps this state)")
 	}
 	p.updateButtons()
 }

@@ -771,11 +771,7 @@ func (p *TransferPanel) TogglePause() {
 	if !p.running() {
 		return
 	}
-	if p.job.State() == app.Paused {
-		p.job.Resume()
-	} else {
-		p.job.Pause()
-	}
+	p.job.TogglePause()
 	p.updateButtons()
 }
 

@@ -193,6 +193,25 @@ func showAbout(w fyne.Window) {
 	dialog.ShowCustom("About Convas", "Close", scroll, w)
 }
 
+// savePictureDialog asks where to save a picture (name suggested), saves it with save and says
+// where in status; an error shows in a dialog.
+func savePictureDialog(win fyne.Window, name string, save func(path string) error, status *widget.Label) {
+	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
+		if err != nil || w == nil {
+			return
+		}
+		path := w.URI().Path()
+		w.Close()
+		if err := save(path); err != nil {
+			showError(err, win)
+			return
+		}
+		status.SetText("Saved " + path)
+	}, win)
+	d.SetFileName(name)
+	d.Show()
+}
+
 // showError shows err in a dialog with its first line as the message.
 func showError(err error, w fyne.Window) {
 	if err == nil {
