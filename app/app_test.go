@@ -121,6 +121,12 @@ func TestJobPauseResumeCancel(t *testing.T) {
 	if steps.Load() <= at+1 {
 		t.Fatal("resumed job did not go on")
 	}
+	if got := j.TogglePause(); got != Paused || j.State() != Paused {
+		t.Fatalf("TogglePause on a running job asked for %v, state %v", got, j.State())
+	}
+	if got := j.TogglePause(); got != Running || j.State() != Running {
+		t.Fatalf("TogglePause on a paused job asked for %v, state %v", got, j.State())
+	}
 	j.Pause()
 	j.Cancel() // cancelling a paused job ends it
 	if err := j.Wait(); err != nil || j.State() != Cancelled {
