@@ -28,6 +28,9 @@ type App struct {
 	trunkErr  error
 	googleMu  sync.Mutex
 	google    *models.GoogLeNet
+	vggMu     sync.Mutex
+	vggKey    string // the file vgg was read from (fileIdentity)
+	vgg       *models.VGG19
 }
 
 // New returns an App rooted in the user's configuration and cache folders.

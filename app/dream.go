@@ -1,11 +1,9 @@
 package app
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -114,55 +112,6 @@ func (a *App) DreamLayers(name string) ([]LayerInfo, error) {
 		return nil, err
 	}
 	return net.Layers(), nil
-}
-
-// vgg19Loaded is the VGG19 last read from a model store, keyed by its file's path, size and
-// modification time, so that a dream and the channel gallery share one copy of its 535 MB of
-// weights and a replaced file is read again. It belongs with the App's other loaded models
-// (App.google); it is kept here because app.go is not the Dream panel's file.
-var vgg19Loaded struct {
-	sync.Mutex
-	key string
-	m   *models.VGG19
-}
-
-// storedVGG19 returns VGG19 from the model store, read once per file.
-func (a *App) storedVGG19() (*models.VGG19, error) {
-	e, err := a.Store().Lookup(dream.VGG19Name)
-	if err != nil {
-		return nil, err
-	}
-	path := a.Store().Path(e)
-	key, err := fileIdentity(path)
-	if err != nil {
-		return nil, fmt.Errorf("network %s: %s", dream.VGG19Name, err)
-	}
-	vgg19Loaded.Lock()
-	defer vgg19Loaded.Unlock()
-	if vgg19Loaded.m != nil && vgg19Loaded.key == key {
-		return vgg19Loaded.m, nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("network %s: %s", dream.VGG19Name, unwrapPath(err))
-	}
-	defer f.Close()
-	m, err := models.LoadVGG19(bufio.NewReaderSize(f, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	vgg19Loaded.key, vgg19Loaded.m = key, m
-	return m, nil
-}
-
-// fileIdentity names a file's version by its path, size and modification time, as the model
-// store's verdict cache does.
-func fileIdentity(path string) (string, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("%s: %s", path, unwrapPath(err))
-	}
-	return fmt.Sprintf("%s %d %d", path, st.Size(), st.ModTime().UnixNano()), nil
 }
 
 // DreamSettings is everything a dream was made with; SaveDreamPNG stores it in the PNG, and

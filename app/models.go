@@ -11,6 +11,7 @@ import (
 
 	"convas/app/modelstore"
 	"convas/assets"
+	"convas/compute/dream"
 	"convas/compute/models"
 )
 
@@ -144,4 +145,45 @@ func (a *App) GoogLeNet() (*models.GoogLeNet, error) {
 	}
 	a.google = m
 	return m, nil
+}
+
+// storedVGG19 returns VGG19 from the model store, read once per file (seconds for its 535 MB)
+// and shared by the dream, the channel gallery, style transfer and retraining; a replaced file
+// (another path, size or modification time) is read again. Its weights are never written.
+func (a *App) storedVGG19() (*models.VGG19, error) {
+	e, err := a.Store().Lookup(dream.VGG19Name)
+	if err != nil {
+		return nil, err
+	}
+	path := a.Store().Path(e)
+	key, err := fileIdentity(path)
+	if err != nil {
+		return nil, fmt.Errorf("network %s: %s", dream.VGG19Name, err)
+	}
+	a.vggMu.Lock()
+	defer a.vggMu.Unlock()
+	if a.vgg != nil && a.vggKey == key {
+		return a.vgg, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("network %s: %s", dream.VGG19Name, unwrapPath(err))
+	}
+	defer f.Close()
+	m, err := models.LoadVGG19(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	a.vggKey, a.vgg = key, m
+	return m, nil
+}
+
+// fileIdentity names a file's version by its path, size and modification time, as the model
+// store's verdict cache does.
+func fileIdentity(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %s", path, unwrapPath(err))
+	}
+	return fmt.Sprintf("%s %d %d", path, st.Size(), st.ModTime().UnixNano()), nil
 }

@@ -114,19 +114,9 @@ func (a *App) LoadStyleNetwork(name string) (style.Network, error) {
 			}
 			return style.Trunk{M: m}, nil
 		}
-		e, err := a.Store().Lookup(name)
+		m, err := a.storedVGG19()
 		if err != nil {
 			return nil, err
-		}
-		path := a.Store().Path(e)
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("network %s: %s", name, unwrapPath(err))
-		}
-		defer f.Close()
-		m, err := models.LoadVGG19(f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return style.VGG{M: m}, nil
 	}
