@@ -77,16 +77,7 @@ func NewDreamPanel(core *app.App, win fyne.Window, do func(func())) *DreamPanel 
 		}
 		p.setPicture(path)
 	})
-	var netTitles []string
-	for _, n := range core.DreamNetworks() {
-		t := n.Title
-		if !n.Available {
-			t += " (" + n.Note + "; see the Models tab)"
-		}
-		netTitles = append(netTitles, t)
-		p.networks[t] = n
-	}
-	p.networkSel = widget.NewSelect(netTitles, func(t string) { p.networkChosen(p.networks[t]) })
+	p.networkSel = widget.NewSelect(p.networkTitles(), func(t string) { p.networkChosen(p.networks[t]) })
 	p.layerSel = widget.NewSelect(nil, func(s string) { p.layerChosen(strings.Fields(s)[0]) })
 	p.wholeLayer = widget.NewCheck("Whole layer", func(on bool) { p.channelChanged() })
 	p.channel = widget.NewSlider(0, 1)
@@ -546,6 +537,35 @@ func (p *DreamPanel) Open(path string) {
 	}
 	p.applyPreset(app.DreamPreset{Network: s.Network, LongSide: s.LongSide, Config: s.Config})
 	p.status.SetText(fmt.Sprintf("Restored the settings this picture was dreamed with (network %s, layer %s).", s.Network, s.Config.Layer))
+}
+
+// networkTitles fills p.networks from the dream networks as they are now and returns the
+// picker's titles, a missing network marked with where to get it.
+func (p *DreamPanel) networkTitles() []string {
+	p.networks = map[string]app.DreamNetwork{}
+	var titles []string
+	for _, n := range p.core.DreamNetworks() {
+		t := n.Title
+		if !n.Available {
+			t += " (" + n.Note + "; see the Models tab)"
+		}
+		titles = append(titles, t)
+		p.networks[t] = n
+	}
+	return titles
+}
+
+// RefreshChoices relabels the network picker from the networks as they are now (one fetched in
+// the Models tab becomes available), keeping the choice.
+func (p *DreamPanel) RefreshChoices() {
+	chosen := p.networks[p.networkSel.Selected].Name
+	p.networkSel.Options = p.networkTitles()
+	for t, n := range p.networks {
+		if n.Name == chosen {
+			p.networkSel.Selected = t // no OnChanged: the choice is the same
+		}
+	}
+	p.networkSel.Refresh()
 }
 
 // SaveDialog saves the finished dream as PNG with its settings.

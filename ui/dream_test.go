@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"image"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -262,5 +263,39 @@ func TestDreamGalleryScrollForMore(t *testing.T) {
 	g.updateItem(galleryAhead+3, g.newItem())
 	if gal.Asked() != 2*galleryAhead+4 || strings.Contains(g.title.Text, "scroll") {
 		t.Errorf("after showing item %d: asked %d, title %q", galleryAhead+3, gal.Asked(), g.title.Text)
+	}
+}
+
+// TestDreamPanelRefreshChoices: a network imported after the panel was built (as the Models tab
+// does) loses its "see the Models tab" mark when the panel refreshes, and the chosen network stays
+// chosen without the choice firing again.
+func TestDreamPanelRefreshChoices(t *testing.T) {
+	p, _ := newDreamPanel(t)
+	chosen := p.networkSel.Selected
+	vggTitle := func() string {
+		for _, o := range p.networkSel.Options {
+			if strings.HasPrefix(o, "VGG-19") {
+				return o
+			}
+		}
+		t.Fatalf("no VGG-19 among %q", p.networkSel.Options)
+		return ""
+	}
+	if !strings.Contains(vggTitle(), "Models tab") {
+		t.Fatalf("VGG-19 before the import: %q, want it marked as missing", vggTitle())
+	}
+	bogus := filepath.Join(t.TempDir(), "imagenet-vgg-verydeep-19.mat")
+	if err := os.WriteFile(bogus, []byte("not really a MAT-file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.core.Store().ImportUnverified(bogus, "vgg19"); err != nil {
+		t.Fatal(err)
+	}
+	p.RefreshChoices()
+	if strings.Contains(vggTitle(), "Models tab") {
+		t.Errorf("VGG-19 after the import and a refresh: %q, want it available", vggTitle())
+	}
+	if p.networkSel.Selected != chosen {
+		t.Errorf("the chosen network became %q, want %q", p.networkSel.Selected, chosen)
 	}
 }

@@ -129,16 +129,7 @@ func NewStylePanel(core *app.App, win fyne.Window, do func(func())) *StylePanel 
 	p.credit.TextStyle.Italic = true
 	p.contentSel = widget.NewSelect(samples, func(s string) { p.setPicture(&p.contentPath, p.contentImg, p.samplePath(s)) })
 	p.styleSel = widget.NewSelect(samples, func(s string) { p.setPicture(&p.stylePath, p.styleImg, p.samplePath(s)) })
-	var netTitles []string
-	for _, n := range core.StyleNetworks() {
-		t := n.Title
-		if !n.Available {
-			t += " (not downloaded: Models tab)"
-		}
-		netTitles = append(netTitles, t)
-		p.networks[t] = n
-	}
-	p.networkSel = widget.NewSelect(netTitles, func(t string) {
+	p.networkSel = widget.NewSelect(p.networkTitles(), func(t string) {
 		if n := p.networks[t]; n.Available {
 			p.selectPreset(n.Preset)
 		}
@@ -770,6 +761,35 @@ func (p *StylePanel) Stop() {
 		p.job.Cancel()
 		p.status.SetText("Stopping...")
 	}
+}
+
+// networkTitles fills p.networks from the style networks as they are now and returns the
+// picker's titles, a missing network marked with where to get it.
+func (p *StylePanel) networkTitles() []string {
+	p.networks = map[string]app.StyleNetwork{}
+	var titles []string
+	for _, n := range p.core.StyleNetworks() {
+		t := n.Title
+		if !n.Available {
+			t += " (not downloaded: Models tab)"
+		}
+		titles = append(titles, t)
+		p.networks[t] = n
+	}
+	return titles
+}
+
+// RefreshChoices relabels the network picker from the networks as they are now (one fetched in
+// the Models tab becomes available), keeping the choice.
+func (p *StylePanel) RefreshChoices() {
+	chosen := p.networks[p.networkSel.Selected].Name
+	p.networkSel.Options = p.networkTitles()
+	for t, n := range p.networks {
+		if n.Name == chosen {
+			p.networkSel.Selected = t // no OnChanged: the choice is the same
+		}
+	}
+	p.networkSel.Refresh()
 }
 
 // SaveDialog saves the result as PNG with the settings in its text chunks.

@@ -81,20 +81,7 @@ func NewTrainPanel(core *app.App, win fyne.Window, do func(func())) *TrainPanel 
 		}
 	})
 	p.datasetNames = map[string]string{}
-	var dsLabels []string
-	for _, d := range core.Datasets() {
-		label := d.Title
-		switch {
-		case !d.Available && d.Name == app.CIFAR10Name:
-			label += " (not fetched: see Models)"
-		case !d.Available:
-			label += " (not installed)"
-		}
-		p.datasetNames[label] = d.Name
-		dsLabels = append(dsLabels, label)
-	}
-	dsLabels = append(dsLabels, folderChoice)
-	p.datasetSelect = widget.NewSelect(dsLabels, p.datasetChosen)
+	p.datasetSelect = widget.NewSelect(p.datasetLabels(), p.datasetChosen)
 
 	p.trainBtn = widget.NewButtonWithIcon("Train", theme.MediaPlayIcon(), p.Start)
 	p.trainBtn.Importance = widget.HighImportance
@@ -260,6 +247,46 @@ func (p *TrainPanel) SetField(key, text string) {
 	if e, ok := p.form.entries[key]; ok {
 		e.SetText(text)
 	}
+}
+
+// datasetLabels fills p.datasetNames from the data sets as they are now and returns the picker's
+// labels: each data set (marked when it is missing), then the folder choice.
+func (p *TrainPanel) datasetLabels() []string {
+	var labels []string
+	for _, d := range p.core.Datasets() {
+		label := d.Title
+		switch {
+		case !d.Available && d.Name == app.CIFAR10Name:
+			label += " (not fetched: see Models)"
+		case !d.Available:
+			label += " (not installed)"
+		}
+		p.datasetNames[label] = d.Name
+		labels = append(labels, label)
+	}
+	return append(labels, folderChoice)
+}
+
+// RefreshChoices relabels the data set picker from the data sets as they are now (one fetched in
+// the Models tab loses its "not fetched" mark), keeping the choice and any folders picked.
+func (p *TrainPanel) RefreshChoices() {
+	chosen := p.datasetNames[p.datasetSelect.Selected]
+	old := p.datasetNames
+	p.datasetNames = map[string]string{}
+	labels := p.datasetLabels()
+	for label, name := range old {
+		if strings.HasPrefix(label, "Folder: ") {
+			p.datasetNames[label] = name
+			labels = append(labels, label)
+		}
+	}
+	p.datasetSelect.Options = labels
+	for label, name := range p.datasetNames {
+		if name == chosen {
+			p.datasetSelect.Selected = label // no OnChanged: the choice is the same
+		}
+	}
+	p.datasetSelect.Refresh()
 }
 
 func (p *TrainPanel) selectDataset(name string) {

@@ -292,3 +292,22 @@ func TestExportCIFARShowsProgress(t *testing.T) {
 	p.ExportCIFAR(t.TempDir())
 	q.pump(t, 10*time.Second, func() bool { return p.exportJob == nil && len(p.win.Canvas().Overlays().List()) > 0 })
 }
+
+// TestTrainPanelRefreshChoices: refreshing the data set picker keeps a folder the user picked
+// and the current choice, and still lists every data set and the folder choice.
+func TestTrainPanelRefreshChoices(t *testing.T) {
+	p, _ := newPanel(t)
+	dir := t.TempDir()
+	p.selectDataset(dir)
+	before := len(p.datasetSelect.Options)
+	p.RefreshChoices()
+	if got := p.datasetSelect.Selected; got != "Folder: "+dir {
+		t.Errorf("selected %q after a refresh, want the folder", got)
+	}
+	if p.datasetNames[p.datasetSelect.Selected] != dir || p.cfg.Dataset != dir {
+		t.Errorf("the folder choice lost its path: %q, config %q", p.datasetNames[p.datasetSelect.Selected], p.cfg.Dataset)
+	}
+	if got := len(p.datasetSelect.Options); got != before {
+		t.Errorf("%d choices after a refresh, want %d: %q", got, before, p.datasetSelect.Options)
+	}
+}

@@ -54,6 +54,18 @@ func Run(o Options) error {
 		container.NewTabItem("Stylize", stylePanel.View()),
 		container.NewTabItem("Models", modelsPanel.View()),
 	)
+	// A tab coming on screen relabels its pickers: a network or data set fetched in the Models
+	// tab meanwhile becomes available there.
+	tabs.OnSelected = func(*container.TabItem) {
+		switch tabs.SelectedIndex() {
+		case 0:
+			trainPanel.RefreshChoices()
+		case 2:
+			dreamPanel.RefreshChoices()
+		case 3:
+			stylePanel.RefreshChoices()
+		}
+	}
 	// The main actions go to the panel on screen.
 	current := func() runner {
 		switch tabs.SelectedIndex() {
