@@ -78,6 +78,26 @@ func (e *Extractor) Features(pics []*image.NRGBA) ([][]float32, error) {
 		}
 		toPlanar(p, x[i*3*plane:(i+1)*3*plane])
 	}
+	f, err := e.run(x, len(pics))
+	if err != nil {
+		return nil, err
+	}
+	dim := len(f) / len(pics)
+	out := make([][]float32, len(pics))
+	for i := range out {
+		out[i] = f[i*dim : (i+1)*dim : (i+1)*dim]
+	}
+	return out, nil
+}
+
+// run runs the graph on x, Batch planar pictures of which the first n count (the rest are
+// padding), and returns the first n pictures' features, n x Dim values newly allocated.
+func (e *Extractor) run(x []float32, n int) ([]float32, error) {
+	if dst := e.x.Data().([]float32); len(x) != len(dst) {
+		return nil, fmt.Errorf("transfer: %d input values for a batch of %d values", len(x), len(dst))
+	} else if &x[0] != &dst[0] {
+		copy(dst, x)
+	}
 	if err := G.Let(e.input, e.x); err != nil {
 		return nil, fmt.Errorf("transfer: %w", err)
 	}
@@ -90,11 +110,7 @@ func (e *Extractor) Features(pics []*image.NRGBA) ([][]float32, error) {
 		return nil, fmt.Errorf("transfer: %s: features of type %T", e.b.Name(), e.features.Value().Data())
 	}
 	dim := len(f) / e.batch
-	out := make([][]float32, len(pics))
-	for i := range out {
-		out[i] = append([]float32(nil), f[i*dim:(i+1)*dim]...)
-	}
-	return out, nil
+	return append([]float32(nil), f[:n*dim]...), nil
 }
 
 // Close frees the machine.
@@ -238,10 +254,19 @@ type ExtractProgress struct {
 // with its error; progress (may be nil) after each batch.
 func Extract(ctx context.Context, b Backbone, d *DataSet, cache *Cache, batch int, gate func(context.Context) error,
 	progress func(ExtractProgress)) (*Bottlenecks, error) {
+	return extract(ctx, b, d, cache, batch, nil, gate, progress)
+}
+
+// extract is Extract on the pictures keep (nil: all) accepts; the others get no features.
+func extract(ctx context.Context, b Backbone, d *DataSet, cache *Cache, batch int, keep func(Picture) bool,
+	gate func(context.Context) error, progress func(ExtractProgress)) (*Bottlenecks, error) {
 	out := &Bottlenecks{Features: make([][]float32, len(d.Pictures))}
 	byContent := map[[32]byte][]int{}
 	var order [][32]byte // distinct contents, first-seen order
 	for i, p := range d.Pictures {
+		if keep != nil && !keep(p) {
+			continue
+		}
 		if byContent[p.SHA256] == nil {
 			order = append(order, p.SHA256)
 		}

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -26,8 +27,11 @@ type Config struct {
 	// EvalEvery is how often, in steps, the validation set is scored (retrain.py: 10). The last
 	// step is always scored.
 	EvalEvery int `json:"eval_every" toml:"eval_every"`
-	// Seed draws the initial weights and the batches.
+	// Seed draws the initial weights and the batches (and their distortions).
 	Seed uint64 `json:"seed" toml:"seed"`
+	// Distortions, when any is on, distort every training picture each time a step draws it,
+	// and its bottleneck is computed afresh (the cache is bypassed for the training set).
+	Distortions Distortions `json:"distortions" toml:"distortions"`
 }
 
 // DefaultConfig returns retrain.py's settings.
@@ -51,10 +55,11 @@ func (c Config) Validate() error {
 	case c.EvalEvery <= 0:
 		return fmt.Errorf("transfer: evaluation interval %d: must be positive", c.EvalEvery)
 	}
-	return nil
+	return c.Distortions.Validate()
 }
 
-// Event is a progress report of Run: ExtractProgress, Skipped, Evaluation or Done.
+// Event is a progress report of Run: ExtractProgress, Skipped, StepProgress (with distortions),
+// Evaluation or Done.
 type Event interface{ transferEvent() }
 
 func (ExtractProgress) transferEvent() {}
@@ -104,6 +109,9 @@ type Result struct {
 	// Extraction is what the bottleneck phase did.
 	Extraction ExtractProgress
 	Computed   int // distinct pictures run through the backbone (the rest came from the cache)
+	// Distorted counts the distorted training pictures run through the backbone (Steps times
+	// BatchSize with distortions on, 0 otherwise).
+	Distorted int
 }
 
 // examples are the bottlenecks and labels of one set.
@@ -115,13 +123,17 @@ type examples struct {
 
 func (e *examples) n() int { return len(e.labels) }
 
-func collect(d *DataSet, bn *Bottlenecks, s Set) *examples {
+// collect gathers a set's pictures with bottlenecks; with noFeatures, every picture of the set,
+// whose bottlenecks are computed later (x stays empty).
+func collect(d *DataSet, bn *Bottlenecks, s Set, noFeatures bool) *examples {
 	e := &examples{}
 	for i, p := range d.Pictures {
-		if p.Set != s || bn.Features[i] == nil {
+		if p.Set != s || (!noFeatures && bn.Features[i] == nil) {
 			continue
 		}
-		e.x = append(e.x, bn.Features[i]...)
+		if !noFeatures {
+			e.x = append(e.x, bn.Features[i]...)
+		}
 		e.labels = append(e.labels, p.Class)
 		e.index = append(e.index, i)
 	}
@@ -131,18 +143,37 @@ func collect(d *DataSet, bn *Bottlenecks, s Set) *examples {
 // Train fits a new head to the bottlenecks of d's training pictures and scores it on the
 // validation set every cfg.EvalEvery steps (onEval, which may be nil, gets each evaluation) and
 // on the test set at the end. gate (may be nil) is called before each step and ends training
-// with its error. A loss that is not finite ends it with an error.
+// with its error. A loss that is not finite ends it with an error. Distortions need the
+// backbone: use Run for them.
 func Train(ctx context.Context, cfg Config, d *DataSet, bn *Bottlenecks, gate func(context.Context) error,
+	onEval func(Evaluation)) (*Result, error) {
+	if cfg.Distortions.Any() {
+		return nil, errors.New("transfer: distortions need the backbone (Run), not only bottlenecks")
+	}
+	return train(ctx, cfg, d, bn, nil, gate, onEval)
+}
+
+// train is Train; with a distorter (cfg.Distortions on), the training bottlenecks are computed
+// each step from distorted pictures instead of read from bn.
+func train(ctx context.Context, cfg Config, d *DataSet, bn *Bottlenecks, dist *distorter, gate func(context.Context) error,
 	onEval func(Evaluation)) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	sets := [3]*examples{collect(d, bn, Training), collect(d, bn, Validation), collect(d, bn, Testing)}
+	sets := [3]*examples{collect(d, bn, Training, dist != nil), collect(d, bn, Validation, false), collect(d, bn, Testing, false)}
 	tr := sets[Training]
 	if tr.n() == 0 {
 		return nil, errNoTraining
 	}
-	dim := len(tr.x) / tr.n()
+	var dim int
+	if dist != nil {
+		dim = dist.dim()
+		if v := sets[Validation]; v.n() > 0 && len(v.x)/v.n() != dim {
+			return nil, fmt.Errorf("transfer: %s gives %d features, the validation bottlenecks have %d", dist.b.Name(), dim, len(v.x)/v.n())
+		}
+	} else {
+		dim = len(tr.x) / tr.n()
+	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7472616e73666572)) // "transfer"
 	head, err := NewHead(dim, cfg.Hidden, len(d.Classes), rng)
 	if err != nil {
@@ -168,10 +199,16 @@ func Train(ctx context.Context, cfg Config, d *DataSet, bn *Bottlenecks, gate fu
 				return nil, err
 			}
 		}
-		for i := range labels {
-			j := rng.IntN(tr.n())
-			copy(x[i*dim:(i+1)*dim], tr.x[j*dim:(j+1)*dim])
-			labels[i] = tr.labels[j]
+		if dist != nil {
+			if err := dist.batch(ctx, rng, tr, cfg.BatchSize, dim, x, labels, step, cfg.Steps); err != nil {
+				return nil, err
+			}
+		} else {
+			for i := range labels {
+				j := rng.IntN(tr.n())
+				copy(x[i*dim:(i+1)*dim], tr.x[j*dim:(j+1)*dim])
+				labels[i] = tr.labels[j]
+			}
 		}
 		p := head.forward(x, cfg.BatchSize)
 		loss, right := p.loss(labels, head.Classes)
@@ -192,6 +229,9 @@ func Train(ctx context.Context, cfg Config, d *DataSet, bn *Bottlenecks, gate fu
 				onEval(ev)
 			}
 		}
+	}
+	if dist != nil {
+		res.Distorted = dist.ran
 	}
 	last := res.History[len(res.History)-1]
 	res.ValidationAccuracy = last.ValidationAccuracy
@@ -259,7 +299,11 @@ func Run(ctx context.Context, b Backbone, d *DataSet, cache *Cache, cfg Config, 
 		}
 	}
 	var last ExtractProgress
-	bn, err := Extract(ctx, b, d, cache, DefaultBatch, gate, func(p ExtractProgress) {
+	distort := cfg.Distortions.Any()
+	// With distortions the training pictures' bottlenecks are computed each step: only the
+	// validation and test sets are extracted (and cached).
+	keep := func(p Picture) bool { return !distort || p.Set != Training }
+	bn, err := extract(ctx, b, d, cache, DefaultBatch, keep, gate, func(p ExtractProgress) {
 		last = p
 		select {
 		case events <- p:
@@ -273,7 +317,25 @@ func Run(ctx context.Context, b Backbone, d *DataSet, cache *Cache, cfg Config, 
 	for _, s := range bn.Failed {
 		send(s)
 	}
-	res, err := Train(ctx, cfg, d, bn, gate, func(e Evaluation) { send(e) })
+	var dist *distorter
+	if distort {
+		paths := make([]string, len(d.Pictures))
+		for i, p := range d.Pictures {
+			paths[i] = p.Path
+		}
+		if dist, err = newDistorter(b, cfg.Distortions, paths, cfg.BatchSize); err != nil {
+			return nil, nil, err
+		}
+		defer dist.close()
+		dist.onSkip = func(s Skipped) { send(s) }
+		dist.onProgress = func(p StepProgress) {
+			select {
+			case events <- p:
+			default:
+			}
+		}
+	}
+	res, err := train(ctx, cfg, d, bn, dist, gate, func(e Evaluation) { send(e) })
 	if err != nil {
 		return nil, nil, err
 	}
