@@ -35,9 +35,15 @@ type (
 	TransferSet = transfer.Set
 	// TransferSkipped is a file left out, with the reason.
 	TransferSkipped = transfer.Skipped
-	// TransferEvent is a progress report: TransferProgress, TransferSkipped, TransferEvaluation
-	// or TransferDone.
+	// TransferEvent is a progress report: TransferProgress, TransferSkipped, TransferStepProgress
+	// (with distortions), TransferEvaluation or TransferDone.
 	TransferEvent = transfer.Event
+	// TransferDistortions are retrain.py's random crop, scale, flip and brightness of the training
+	// pictures, which bypass the bottleneck cache.
+	TransferDistortions = transfer.Distortions
+	// TransferStepProgress reports a training step that distorts its batch, after each batch the
+	// backbone runs: such steps take seconds each.
+	TransferStepProgress = transfer.StepProgress
 	// TransferProgress reports the bottleneck phase.
 	TransferProgress = transfer.ExtractProgress
 	// TransferEvaluation reports the head's training at an evaluation step.

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,11 @@ func TestNewTransferErrors(t *testing.T) {
 		{TransferRequest{Scan: DefaultTransferScan(dir), Backbone: "alexnet", Config: cfg}, "unknown backbone"},
 		{TransferRequest{Scan: DefaultTransferScan(dir), Backbone: "inceptionv3-trunk", Config: TransferConfig{}}, "optimizer"},
 		{TransferRequest{Scan: DefaultTransferScan(dir), Backbone: "inceptionv3-trunk", Config: cfg, InputSize: -1}, "input size"},
+		{TransferRequest{Scan: DefaultTransferScan(dir), Backbone: "inceptionv3-trunk", Config: func() TransferConfig {
+			c := cfg
+			c.Distortions.Brightness = 150
+			return c
+		}()}, "random brightness"},
 	} {
 		if _, err := a.NewTransfer(c.req); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: error %v, want one with %q", c.req, err, c.want)
@@ -189,6 +195,47 @@ func TestTransferRunSaveClassify(t *testing.T) {
 	r2, _ := runTransfer(t, a, req)
 	if r2.Result().Computed != 0 || r2.Result().Extraction.Cached != 36 {
 		t.Errorf("second run computed %d, cached %d", r2.Result().Computed, r2.Result().Extraction.Cached)
+	}
+}
+
+// TestTransferRunDistorted retrains the embedded trunk with every distortion on: each step's
+// batch goes through the trunk (a step progress report per trunk batch, Distorted = steps x
+// batch), while only the validation pictures are extracted.
+func TestTransferRunDistorted(t *testing.T) {
+	a := testApp(t)
+	dir := patternFolder(t, 4)
+	cfg := DefaultTransferConfig()
+	cfg.Steps, cfg.EvalEvery, cfg.BatchSize = 2, 1, 5
+	cfg.Distortions = TransferDistortions{Crop: 10, Scale: 10, Flip: true, Brightness: 10}
+	r, err := a.NewTransfer(TransferRequest{Scan: TransferScan{Dir: dir, ValidationPercent: 30}, Backbone: "inceptionv3-trunk",
+		InputSize: 75, Config: cfg, NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := r.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress []TransferStepProgress
+	for ev := range r.Events {
+		if e, ok := ev.(TransferStepProgress); ok {
+			progress = append(progress, e)
+		}
+	}
+	if err := job.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	res := r.Result()
+	if res.Distorted != 10 || res.Computed != res.Counts[TransferValidation] {
+		t.Errorf("distorted %d, computed %d with %d validation pictures", res.Distorted, res.Computed, res.Counts[TransferValidation])
+	}
+	// Batches of 5 through a trunk that takes 4 at once: 4 then 1 pictures, twice.
+	want := []TransferStepProgress{{1, 2, 4, 5}, {1, 2, 5, 5}, {2, 2, 4, 5}, {2, 2, 5, 5}}
+	if !slices.Equal(progress, want) {
+		t.Errorf("step progress %v, want %v", progress, want)
+	}
+	if r.Model().Config.Distortions != cfg.Distortions {
+		t.Errorf("the model's config has distortions %+v", r.Model().Config.Distortions)
 	}
 }
 

@@ -26,6 +26,7 @@ type retrainSummary struct {
 	Duplicates         [][]string            `json:"duplicates"`
 	Config             app.TransferConfig    `json:"config"`
 	Computed           int                   `json:"bottlenecks_computed"`
+	Distorted          int                   `json:"distorted_pictures"`
 	Cached             int                   `json:"bottlenecks_cached"`
 	TrainAccuracy      *float64              `json:"train_accuracy"`
 	ValidationAccuracy *float64              `json:"validation_accuracy"`
@@ -65,6 +66,10 @@ func retrainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", def.Seed, "random `SEED` of the head's weights and batches")
 	size := fs.Int("input-size", 0, "resize pictures to `PX` square instead of the backbone's size (299 or 224)")
 	noCache := fs.Bool("no-cache", false, "compute every bottleneck again and cache none")
+	crop := fs.Float64("random-crop", 0, "distort: a margin of `P` percent around the part of each training picture kept, at a random place")
+	scale := fs.Float64("random-scale", 0, "distort: enlarge each training picture by a random `P` percent at most before the crop")
+	flip := fs.Bool("flip-left-right", false, "distort: mirror half the training pictures at random")
+	brightness := fs.Float64("random-brightness", 0, "distort: multiply each training picture's values by a random factor within `P` percent of 1 (distortions bypass the bottleneck cache: each step runs its batch through the backbone, which is slow)")
 	out := fs.String("out", "", "write the model (retrained.ckpt), labels.txt, metrics.csv and the charts into `DIR` (default: a new folder under the runs folder)")
 	asJSON := fs.Bool("json", false, "print a JSON summary on stdout instead of the log")
 	if err := parse(fs, args); err != nil {
@@ -76,8 +81,17 @@ func retrainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	if *size < 0 || (*size > 0 && *size < 75) {
 		return &UsageError{fmt.Sprintf("retrain: --input-size %d: at least 75 pixels", *size)}
 	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"random-crop", *crop}, {"random-scale", *scale}, {"random-brightness", *brightness}} {
+		if !(f.v >= 0 && f.v <= 100) {
+			return &UsageError{fmt.Sprintf("retrain: --%s %g: a percentage from 0 to 100", f.name, f.v)}
+		}
+	}
 	cfg := app.TransferConfig{Hidden: *hidden, Optimizer: *optimizer, LearningRate: *lr, BatchSize: *batch,
-		Steps: *steps, EvalEvery: *evalEvery, Seed: *seed}
+		Steps: *steps, EvalEvery: *evalEvery, Seed: *seed,
+		Distortions: app.TransferDistortions{Crop: *crop, Scale: *scale, Flip: *flip, Brightness: *brightness}}
 	if err := cfg.Validate(); err != nil {
 		return &UsageError{"retrain: " + strings.TrimPrefix(err.Error(), "transfer: ")}
 	}
@@ -106,6 +120,9 @@ func retrainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	for _, d := range r.Data.Duplicates {
 		fmt.Fprintf(stderr, "duplicates%s: %s\n", dupNote(d.Classes, d.Sets), strings.Join(d.Paths, ", "))
 	}
+	if cfg.Distortions.Any() {
+		fmt.Fprintf(log, "Distortions on: every step runs its %d training pictures through the backbone (the cache is for validation and test only)\n", cfg.BatchSize)
+	}
 
 	job, err := r.Start()
 	if err != nil {
@@ -125,6 +142,14 @@ func retrainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 				retrainBar(stderr, "bottlenecks", e.Done, e.Of, fmt.Sprintf("%d cached", e.Cached))
 			} else if time.Since(lastLine) > 5*time.Second || e.Done == e.Of {
 				fmt.Fprintf(stderr, "bottlenecks: %d of %d (%d cached)\n", e.Done, e.Of, e.Cached)
+				lastLine = time.Now()
+			}
+		case app.TransferStepProgress:
+			note := fmt.Sprintf("step %d: %d of %d distorted pictures", e.Step, e.Pictures, e.Batch)
+			if bar {
+				retrainBar(stderr, "steps", e.Step-1, e.Steps, note)
+			} else if time.Since(lastLine) > 5*time.Second {
+				fmt.Fprintf(stderr, "steps: %d of %d done, %s\n", e.Step-1, e.Steps, note)
 				lastLine = time.Now()
 			}
 		case app.TransferSkipped:
@@ -175,7 +200,7 @@ func retrainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	}
 	s := retrainSummary{Data: *data, ValidationData: *valData, Backbone: name, Layer: layer, InputSize: inSize,
 		Skipped: append(append([]app.TransferSkipped{}, r.Data.Skipped...), decodeFailed...), Duplicates: [][]string{},
-		Config: cfg, Computed: res.Computed, Cached: res.Extraction.Cached,
+		Config: cfg, Computed: res.Computed, Distorted: res.Distorted, Cached: res.Extraction.Cached,
 		TrainAccuracy: finite(last.TrainAccuracy), ValidationAccuracy: finite(res.ValidationAccuracy), TestAccuracy: finite(res.TestAccuracy),
 		Validation: res.Counts[app.TransferValidation], Test: res.Counts[app.TransferTesting],
 		ConfusionSet: res.ConfusionSet.String(), Confusion: res.Confusion, Model: modelPath, Out: *out,

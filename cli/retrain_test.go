@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"convas/app"
 )
 
 // patterns writes perClass 64x64 PNGs of three generated patterns (horizontal stripes, vertical
@@ -141,6 +143,30 @@ func TestRetrainAndClassifyEndToEnd(t *testing.T) {
 	}
 }
 
+// TestRetrainDistorted runs `convas retrain --json` with every distortion flag: the summary
+// counts the distorted pictures run through the backbone (steps x batch) and echoes the
+// distortions, and only the validation and test pictures' bottlenecks are computed.
+func TestRetrainDistorted(t *testing.T) {
+	d := setHome(t)
+	data := filepath.Join(d, "pictures")
+	patterns(t, data, 3)
+	var stdout, stderr bytes.Buffer
+	args := []string{"retrain", "--data", data, "--steps", "2", "--batch-size", "3", "--eval-every", "1", "--input-size", "75",
+		"--validation-percent", "30", "--test-percent", "0", "--random-crop", "10", "--random-scale", "5", "--flip-left-right",
+		"--random-brightness", "15", "--out", filepath.Join(d, "out"), "--json"}
+	if status := Main(args, &stdout, &stderr); status != 0 {
+		t.Fatalf("status %d: %s", status, stderr.String())
+	}
+	var s retrainSummary
+	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
+		t.Fatalf("%v in %q", err, stdout.String())
+	}
+	want := app.TransferDistortions{Crop: 10, Scale: 5, Flip: true, Brightness: 15}
+	if s.Distorted != 6 || s.Config.Distortions != want || s.Computed != s.Validation {
+		t.Errorf("distorted %d, distortions %+v, computed %d for %d validation pictures", s.Distorted, s.Config.Distortions, s.Computed, s.Validation)
+	}
+}
+
 func TestRetrainClassifyBadInput(t *testing.T) {
 	d := setHome(t)
 	data := filepath.Join(d, "pictures")
@@ -162,6 +188,11 @@ func TestRetrainClassifyBadInput(t *testing.T) {
 		{[]string{"retrain", "--data", data, "--input-size", "20"}, "--input-size 20"},
 		{[]string{"retrain", "--data", data, "--optimizer", "lbfgs"}, "lbfgs"},
 		{[]string{"retrain", "--bogus"}, "bogus"},
+		{[]string{"retrain", "--data", data, "--random-crop", "-5"}, "--random-crop -5: a percentage from 0 to 100"},
+		{[]string{"retrain", "--data", data, "--random-scale", "250"}, "--random-scale 250"},
+		{[]string{"retrain", "--data", data, "--random-brightness", "NaN"}, "--random-brightness NaN"},
+		{[]string{"retrain", "--data", data, "--random-brightness", "lots"}, "random-brightness"},
+		{[]string{"retrain", "--data", data, "--flip-left-right=maybe"}, "flip-left-right"},
 		{[]string{"classify", junk}, "--model FILE"},
 		{[]string{"classify", "--model", filepath.Join(d, "none.ckpt"), junk}, "none.ckpt"},
 		{[]string{"classify", "--model", notModel, junk}, "model.ckpt"},
