@@ -71,6 +71,9 @@ func (t *tileGraph) compile() error {
 	}
 	t.vm = G.NewTapeMachine(t.g, G.WithPrecompiled(prog, locs))
 	t.x = tensor.New(tensor.WithShape(1, 3, t.h, t.w), tensor.Of(tensor.Float32))
+	// A tile graph runs every iteration of an octave: its ops write into the tensors of the last
+	// run instead of allocating them again. run hands the gradient out only until it returns.
+	nn.ReuseBuffers(t.g)
 	return nil
 }
 

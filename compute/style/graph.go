@@ -1,6 +1,7 @@
 package style
 
 import (
+	"convas/compute/nn"
 	"fmt"
 	"maps"
 	"math"
@@ -168,6 +169,9 @@ func (p *problem) compile() error {
 	}
 	p.vm = G.NewTapeMachine(p.g, G.WithPrecompiled(prog, locs))
 	p.x = tensor.New(tensor.WithShape(1, 3, p.h, p.w), tensor.Of(p.input.Dtype()))
+	// The problem runs once per step: its ops write into the tensors of the last run instead of
+	// allocating them again; eval copies the losses and the gradient out before it returns.
+	nn.ReuseBuffers(p.g)
 	return nil
 }
 
