@@ -47,6 +47,9 @@ type TransferPanel struct {
 	optimizerSelect                *widget.Select
 	hiddenCheck                    *widget.Check
 	hiddenEntry                    *widget.Entry
+	// The distortions of the training pictures (retrain.py's).
+	cropEntry, scaleEntry, brightEntry *widget.Entry
+	flipCheck                          *widget.Check
 
 	dataInfo     *widget.Label // class counts
 	problems     *widget.Label // skipped files and duplicates
@@ -132,6 +135,11 @@ func NewTransferPanel(core *app.App, win fyne.Window, do func(func())) *Transfer
 		p.updateButtons()
 	})
 
+	p.cropEntry = num("0")
+	p.scaleEntry = num("0")
+	p.brightEntry = num("0")
+	p.flipCheck = widget.NewCheck("Flip left-right at random", func(bool) { p.updateButtons() })
+
 	p.dataInfo = widget.NewLabel("No folder yet: choose one, or drop it on the window.")
 	p.dataInfo.Wrapping = fyne.TextWrapWord
 	p.problems = widget.NewLabel("")
@@ -182,6 +190,15 @@ func (p *TransferPanel) View() fyne.CanvasObject {
 		widget.NewFormItem("Input size", p.sizeEntry),
 		widget.NewFormItem("", container.NewBorder(nil, nil, p.hiddenCheck, widget.NewLabel("units"), p.hiddenEntry)),
 	)
+	distortions := widget.NewForm(
+		widget.NewFormItem("Random crop %", p.cropEntry),
+		widget.NewFormItem("Random scale %", p.scaleEntry),
+		widget.NewFormItem("Random brightness %", p.brightEntry),
+		widget.NewFormItem("", p.flipCheck),
+	)
+	hint := widget.NewLabel(distortHint)
+	hint.Wrapping = fyne.TextWrapWord
+	hint.Importance = widget.LowImportance
 	top := container.NewVBox(
 		bold("Pictures"),
 		container.NewBorder(nil, nil, nil, p.browseBtn, p.folder),
@@ -189,6 +206,7 @@ func (p *TransferPanel) View() fyne.CanvasObject {
 		p.backboneSelect,
 		bold("New head"),
 		form,
+		widget.NewAccordion(widget.NewAccordionItem("Distortions", container.NewVBox(distortions, hint))),
 		bold("Data"),
 	)
 	left := container.NewBorder(top,
@@ -210,6 +228,11 @@ func (p *TransferPanel) View() fyne.CanvasObject {
 	split.Offset = 0.3
 	return split
 }
+
+// distortHint is shown under the distortions.
+const distortHint = "Each step distorts its batch of training pictures afresh, so their bottlenecks cannot be " +
+	"cached: every step runs the whole batch through the backbone, which is much slower (validation and test " +
+	"pictures still use the cache). 0 turns a distortion off."
 
 func (p *TransferPanel) setStatus(s string) { p.status.SetText(s) }
 
@@ -262,6 +285,17 @@ func (p *TransferPanel) request() (app.TransferRequest, error) {
 	if p.hiddenCheck.Checked {
 		i(p.hiddenEntry, "hidden units", &cfg.Hidden, -1)
 	}
+	pct := func(e *widget.Entry, name string, dst *float64) {
+		if strings.TrimSpace(e.Text) == "" {
+			*dst = 0 // blank: off
+			return
+		}
+		f(e, name, dst)
+	}
+	pct(p.cropEntry, "random crop %", &cfg.Distortions.Crop)
+	pct(p.scaleEntry, "random scale %", &cfg.Distortions.Scale)
+	pct(p.brightEntry, "random brightness %", &cfg.Distortions.Brightness)
+	cfg.Distortions.Flip = p.flipCheck.Checked
 	if err != nil {
 		return req, err
 	}
@@ -466,12 +500,31 @@ func (p *TransferPanel) Start() {
 
 // phase is the progress of the phase under way, with the time it began.
 type phase struct {
-	name      string
-	done, of  int
-	skip      int // work that took no time (cached bottlenecks), left out of the rate
+	name     string
+	done, of int
+	skip     int // work that took no time (cached bottlenecks), left out of the rate
+	// part is how much of the unit after done is done, in [0, 1): the pictures of a distorted
+	// step already run through the backbone, for steps that take seconds each.
+	part      float64
 	began     time.Time
 	note      string
 	extracted bool
+}
+
+// eta returns the share of the phase done and the time left at the rate so far ("?" before any
+// timed work): the work done counts the part of the unit under way, and the skipped (cached)
+// work is left out of the rate.
+func (ph phase) eta(now time.Time) (float64, string) {
+	done := float64(ph.done) + ph.part
+	if ph.of <= 0 {
+		return 0, "?"
+	}
+	n := done - float64(ph.skip)
+	if n <= 0 {
+		return done / float64(ph.of), "?"
+	}
+	left := time.Duration(float64(now.Sub(ph.began)) / n * (float64(ph.of) - done))
+	return done / float64(ph.of), left.Round(time.Second).String()
 }
 
 // drain reads a run's events, renders charts off the UI goroutine, and hands the latest state to
@@ -486,6 +539,18 @@ func (p *TransferPanel) drain(r *app.TransferRun, job *app.Job, drained chan str
 	var ph, shown *phase
 	var done *app.TransferResult
 	start := time.Now()
+	// trainFrom is when the bottleneck phase last reported: training starts then, so the steps'
+	// rate counts the time before the first report of a step.
+	var trainFrom time.Time
+	stepPhase := func() time.Time {
+		if ph != nil && ph.extracted {
+			return ph.began
+		}
+		if !trainFrom.IsZero() {
+			return trainFrom
+		}
+		return time.Now()
+	}
 	flush := func() {
 		if ph == shown && len(fresh) == 0 && len(skipped) == 0 && done == nil {
 			return
@@ -509,6 +574,7 @@ func (p *TransferPanel) drain(r *app.TransferRun, job *app.Job, drained chan str
 	handle := func(ev app.TransferEvent) {
 		switch e := ev.(type) {
 		case app.TransferProgress:
+			trainFrom = time.Now()
 			if ph == nil {
 				ph = &phase{name: "Bottlenecks", began: time.Now(), skip: e.Cached}
 			}
@@ -516,11 +582,15 @@ func (p *TransferPanel) drain(r *app.TransferRun, job *app.Job, drained chan str
 				note: fmt.Sprintf("%d from the cache", e.Cached)}
 		case app.TransferSkipped:
 			skipped = append(skipped, e)
-		case app.TransferEvaluation:
-			if ph == nil || !ph.extracted {
-				ph = &phase{name: "Step", began: time.Now(), extracted: true}
+		case app.TransferStepProgress:
+			ph = &phase{name: "Step", done: e.Step - 1, of: e.Steps, began: stepPhase(), extracted: true,
+				part: float64(e.Pictures) / float64(max(e.Batch, 1)),
+				note: fmt.Sprintf("%d of %d distorted pictures through the backbone", e.Pictures, e.Batch)}
+			if e.Pictures >= e.Batch {
+				ph.done, ph.part = e.Step, 0
 			}
-			ph = &phase{name: "Step", done: e.Step, of: e.Steps, began: ph.began, extracted: true,
+		case app.TransferEvaluation:
+			ph = &phase{name: "Step", done: e.Step, of: e.Steps, began: stepPhase(), extracted: true,
 				note: "validation " + pctText(e.ValidationAccuracy)}
 			history = append(history, e)
 			fresh = append(fresh, e)
@@ -573,14 +643,15 @@ func (p *TransferPanel) renderCharts() {
 func (p *TransferPanel) apply(ph phase, fresh []app.TransferEvaluation, skipped []app.TransferSkipped,
 	done *app.TransferResult, loss, acc image.Image, thumbs []image.Image) {
 	if ph.of > 0 {
-		p.progress.SetValue(float64(ph.done) / float64(ph.of))
-		eta := "?"
-		if n := ph.done - ph.skip; n > 0 {
-			eta = (time.Duration(float64(time.Since(ph.began)) / float64(n) * float64(ph.of-ph.done))).Round(time.Second).String()
-		}
+		frac, eta := ph.eta(time.Now())
+		p.progress.SetValue(frac)
 		p.progressText.SetText(fmt.Sprintf("%s %d of %d · %s · ETA %s", ph.name, ph.done, ph.of, ph.note, eta))
 		if ph.extracted && strings.HasPrefix(p.status.Text, "Computing the bottlenecks") {
-			p.setStatus("Training the new head")
+			if p.run != nil && p.run.Request.Config.Distortions.Any() {
+				p.setStatus("Training the new head on distorted pictures: every step runs its batch through the backbone")
+			} else {
+				p.setStatus("Training the new head")
+			}
 		}
 	}
 	for _, s := range skipped {

@@ -15,6 +15,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
@@ -299,4 +300,106 @@ func TestTransferPanelStop(t *testing.T) {
 func cellText(o fyne.CanvasObject) (string, color.Color) {
 	st := o.(*fyne.Container)
 	return st.Objects[1].(*fyne.Container).Objects[0].(*canvas.Text).Text, st.Objects[0].(*canvas.Rectangle).FillColor
+}
+
+// TestTransferPanelDistortions reads the distortion fields (a blank field is off; a bad one
+// blocks Start with its name), shows the hint, and runs a step on distorted pictures: the
+// progress line counts the step's pictures through the backbone as they go.
+func TestTransferPanelDistortions(t *testing.T) {
+	p, q, _ := newTransferPanel(t)
+	dir := t.TempDir()
+	patternPictures(t, dir, 4)
+	p.valEntry.SetText("30")
+	p.testEntry.SetText("0")
+	p.stepsEntry.SetText("1")
+	p.sizeEntry.SetText("75")
+	p.SetFolder(dir)
+	q.pump(t, 10*time.Second, func() bool { return p.data != nil })
+	for _, c := range []struct {
+		entry *widget.Entry
+		text  string
+		want  string
+	}{
+		{p.cropEntry, "-5", "random crop -5%: must be 0 to 100"},
+		{p.scaleEntry, "abc", `random scale % "abc" is not a number`},
+		{p.brightEntry, "120", "random brightness 120%: must be 0 to 100"},
+	} {
+		c.entry.SetText(c.text)
+		if !p.startBtn.Disabled() || !strings.Contains(p.status.Text, c.want) {
+			t.Errorf("%q: start enabled %v, status %q, want %q", c.text, !p.startBtn.Disabled(), p.status.Text, c.want)
+		}
+		c.entry.SetText("")
+	}
+	if req, err := p.request(); err != nil || req.Config.Distortions.Any() {
+		t.Errorf("blank distortions: %+v, %v", req.Config.Distortions, err)
+	}
+	p.cropEntry.SetText("10")
+	p.scaleEntry.SetText("5")
+	p.brightEntry.SetText("12.5")
+	test.Tap(p.flipCheck)
+	want := app.TransferDistortions{Crop: 10, Scale: 5, Flip: true, Brightness: 12.5}
+	if req, err := p.request(); err != nil || req.Config.Distortions != want {
+		t.Errorf("distortions %+v, %v; want %+v", req.Config.Distortions, err, want)
+	}
+	if p.startBtn.Disabled() {
+		t.Fatalf("start disabled: %q", p.status.Text)
+	}
+	var hint bool
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		switch o := o.(type) {
+		case *fyne.Container:
+			for _, c := range o.Objects {
+				walk(c)
+			}
+		case *widget.Accordion:
+			for _, it := range o.Items {
+				if it.Title == "Distortions" {
+					walk(it.Detail)
+				}
+			}
+		case *widget.Label:
+			hint = hint || o.Text == distortHint
+		}
+	}
+	walk(p.View().(*container.Split).Leading)
+	if !hint {
+		t.Error("no Distortions group with the hint")
+	}
+
+	test.Tap(p.startBtn)
+	var saw string
+	q.pump(t, 120*time.Second, func() bool {
+		if strings.Contains(p.progressText.Text, "distorted pictures through the backbone") {
+			saw = p.progressText.Text
+		}
+		return p.job != nil && p.job.State() > app.Paused && p.model != nil
+	})
+	if saw == "" || !strings.Contains(saw, "ETA") {
+		t.Errorf("the progress line never counted distorted pictures (last %q)", p.progressText.Text)
+	}
+	if res := p.run.Result(); res.Distorted != app.DefaultTransferConfig().BatchSize {
+		t.Errorf("%d distorted pictures for one step of %d", res.Distorted, app.DefaultTransferConfig().BatchSize)
+	}
+	if p.model.Config.Distortions != want {
+		t.Errorf("model's distortions %+v", p.model.Config.Distortions)
+	}
+}
+
+// TestPhaseETA checks the progress and ETA by hand: 2.5 steps of 10 in 10 seconds is 4 s a
+// step, so 7.5 steps, 30 s, are left; cached work is left out of the rate.
+func TestPhaseETA(t *testing.T) {
+	now := time.Now()
+	frac, eta := phase{done: 2, part: 0.5, of: 10, began: now.Add(-10 * time.Second)}.eta(now)
+	if frac != 0.25 || eta != "30s" {
+		t.Errorf("2.5 of 10 in 10 s: %v, ETA %s; want 0.25, 30s", frac, eta)
+	}
+	// 60 of 100 done, 50 of them from the cache in no time: 10 in 5 s, 40 left, 20 s.
+	frac, eta = phase{done: 60, skip: 50, of: 100, began: now.Add(-5 * time.Second)}.eta(now)
+	if frac != 0.6 || eta != "20s" {
+		t.Errorf("cached: %v, ETA %s; want 0.6, 20s", frac, eta)
+	}
+	if _, eta := (phase{done: 5, skip: 5, of: 10, began: now}).eta(now); eta != "?" {
+		t.Errorf("nothing timed yet: ETA %s", eta)
+	}
 }
