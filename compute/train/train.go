@@ -353,6 +353,9 @@ func newTrainer(net Network, batch int) (*trainer, error) {
 		return nil, fmt.Errorf("train: compile: %w", err)
 	}
 	t.vm = G.NewTapeMachine(g.G, G.WithPrecompiled(prog, locs))
+	// Every step runs the same graph: its ops write into the tensors of the last step instead of
+	// allocating them again. The gradients and logits a step gives are used before the next.
+	nn.ReuseBuffers(g.G)
 	return t, nil
 }
 
@@ -410,6 +413,7 @@ func newEvaluator(net Network, batch int) (*evaluator, error) {
 	if err != nil {
 		return nil, err
 	}
+	nn.ReuseBuffers(g.G) // logits reads each run's output before the next
 	return &evaluator{g: g, vm: G.NewTapeMachine(g.G),
 		x: tensor.New(tensor.WithShape(g.Input.Shape()...), tensor.Of(tensor.Float32))}, nil
 }
