@@ -3,6 +3,7 @@ package models
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 
@@ -348,6 +349,11 @@ type InceptionV3Graph struct {
 	// normalisation and ReLU, which activation_N names too), max_pooling2d_N,
 	// average_pooling2d_N and mixedN.
 	Layers map[string]*G.Node
+	// Params are the weight nodes of the convolutions built, by their names (conv2d_N/w, the
+	// kernel (out, in, kh, kw), and conv2d_N/b, the bias), for taking gradients with respect to
+	// them. Their values are the model's Param.Data: an update to one is seen by every graph
+	// built from the same model (Clone first to train a private copy).
+	Params map[string]*G.Node
 }
 
 // Build makes a graph of the trunk for a batch of pictures of h x w pixels, up to and including
@@ -388,7 +394,7 @@ func (m *InceptionV3) Build(batch, h, w int, upTo string) (*InceptionV3Graph, er
 	if err != nil {
 		return nil, fmt.Errorf("models: inceptionv3: input scaling: %w", err)
 	}
-	out := &InceptionV3Graph{G: g, Input: x, Layers: map[string]*G.Node{}}
+	out := &InceptionV3Graph{G: g, Input: x, Layers: map[string]*G.Node{}, Params: map[string]*G.Node{}}
 	nodes := map[*unit]*G.Node{}
 	for _, u := range m.units {
 		if !need[u] {
@@ -398,7 +404,7 @@ func (m *InceptionV3) Build(batch, h, w int, upTo string) (*InceptionV3Graph, er
 			nodes[u] = scaled
 			continue
 		}
-		n, err := u.build(g, nodes)
+		n, err := u.build(g, nodes, out.Params)
 		if err != nil {
 			return nil, fmt.Errorf("models: inceptionv3: layer %s: %w", u.name, err)
 		}
@@ -413,7 +419,7 @@ func (m *InceptionV3) Build(batch, h, w int, upTo string) (*InceptionV3Graph, er
 }
 
 // build adds the unit to the graph, reading its inputs' nodes, and checks its output shape.
-func (u *unit) build(g *G.ExprGraph, nodes map[*unit]*G.Node) (*G.Node, error) {
+func (u *unit) build(g *G.ExprGraph, nodes map[*unit]*G.Node, params map[string]*G.Node) (*G.Node, error) {
 	in := make([]*G.Node, len(u.inputs))
 	for i, v := range u.inputs {
 		in[i] = nodes[v]
@@ -437,6 +443,7 @@ func (u *unit) build(g *G.ExprGraph, nodes map[*unit]*G.Node) (*G.Node, error) {
 	case "conv":
 		wn := G.NewTensor(g, tensor.Float32, 4, G.WithShape(u.w.Shape...), G.WithName(u.w.Name), G.WithValue(u.w.Tensor()))
 		bn := G.NewTensor(g, tensor.Float32, 1, G.WithShape(u.b.Shape...), G.WithName(u.b.Name), G.WithValue(u.b.Tensor()))
+		params[u.w.Name], params[u.b.Name] = wn, bn
 		y, err = nn.Conv2DBias(in[0], wn, bn, pad, u.sh, u.sw)
 		if err == nil && u.relu {
 			y, err = nn.ReLU(y)
@@ -474,4 +481,172 @@ func outSize(in, k, s int, same bool) int {
 		return 0
 	}
 	return (in-k)/s + 1
+}
+
+// layer returns the unit whose output a layer name names, with Build's errors for an unknown
+// layer and for a layer folded into a convolution.
+func (m *InceptionV3) layer(name string) (*unit, error) {
+	u := m.byName[name]
+	if u == nil {
+		return nil, fmt.Errorf("models: inceptionv3: no layer %q (Layers lists them)", name)
+	}
+	if name != u.name && name != u.activation {
+		return nil, fmt.Errorf("models: inceptionv3: layer %q is folded into %s, whose output is after its ReLU: use %s", name, u.name, u.name)
+	}
+	return u, nil
+}
+
+// LayerShape returns the (channels, height, width) of a layer's output for pictures of h x w
+// pixels: the shape of the input BuildFrom(batch, h, w, layer, ...) takes.
+func (m *InceptionV3) LayerShape(layer string, h, w int) ([3]int, error) {
+	u, err := m.layer(layer)
+	if err != nil {
+		return [3]int{}, err
+	}
+	if h <= 0 || w <= 0 {
+		return [3]int{}, fmt.Errorf("models: inceptionv3: input %dx%d is empty", h, w)
+	}
+	sizes := map[*unit][2]int{}
+	var size func(u *unit) ([2]int, error)
+	size = func(u *unit) ([2]int, error) {
+		if s, ok := sizes[u]; ok {
+			return s, nil
+		}
+		if u.kind == "input" {
+			return [2]int{h, w}, nil
+		}
+		s, err := size(u.inputs[0])
+		if err != nil {
+			return s, err
+		}
+		if u.kind == "conv" || u.kind == "maxpool" || u.kind == "avgpool" {
+			s = [2]int{outSize(s[0], u.kh, u.sh, u.same), outSize(s[1], u.kw, u.sw, u.same)}
+			if s[0] <= 0 || s[1] <= 0 {
+				return s, fmt.Errorf("models: inceptionv3: layer %s: its input is smaller than the %dx%d window", u.name, u.kh, u.kw)
+			}
+		}
+		sizes[u] = s
+		return s, nil
+	}
+	s, err := size(u)
+	if err != nil {
+		return [3]int{}, err
+	}
+	return [3]int{u.channels, s[0], s[1]}, nil
+}
+
+// BuildFrom makes a graph of the part of the trunk after the layer from, up to and including
+// the layer upTo (the last layer if upTo is empty), for a batch of pictures of h x w pixels:
+// its Input is from's output, (batch, channels, height, width) as LayerShape gives them, and
+// only the layers after from that upTo depends on are built (Layers does not hold from). Every
+// layer upTo needs must be reached from the pictures only through from: BuildFrom("mixed4",
+// "mixed5") builds the mixed5 block alone. The weights are shared with every other graph built
+// from m, as Build's; Params holds the block's weight nodes.
+func (m *InceptionV3) BuildFrom(batch, h, w int, from, upTo string) (*InceptionV3Graph, error) {
+	start, err := m.layer(from)
+	if err != nil {
+		return nil, err
+	}
+	target := m.units[len(m.units)-1]
+	if upTo != "" {
+		if target, err = m.layer(upTo); err != nil {
+			return nil, err
+		}
+	}
+	if batch <= 0 {
+		return nil, fmt.Errorf("models: inceptionv3: batch %d is empty", batch)
+	}
+	shape, err := m.LayerShape(from, h, w)
+	if err != nil {
+		return nil, err
+	}
+	if target == start {
+		return nil, fmt.Errorf("models: inceptionv3: nothing to build from %s up to %s", from, upTo)
+	}
+	need := map[*unit]bool{}
+	var mark func(u *unit) error
+	mark = func(u *unit) error {
+		if need[u] {
+			return nil
+		}
+		need[u] = true
+		if u == start {
+			return nil
+		}
+		if u.kind == "input" {
+			return fmt.Errorf("models: inceptionv3: %s reads the pictures other than through %s: build it with Build", target.name, from)
+		}
+		for _, in := range u.inputs {
+			if err := mark(in); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := mark(target); err != nil {
+		return nil, err
+	}
+	g := G.NewGraph()
+	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(batch, shape[0], shape[1], shape[2]), G.WithName(start.name))
+	out := &InceptionV3Graph{G: g, Input: x, Layers: map[string]*G.Node{}, Params: map[string]*G.Node{}}
+	nodes := map[*unit]*G.Node{start: x}
+	for _, u := range m.units {
+		if !need[u] || u == start {
+			continue
+		}
+		n, err := u.build(g, nodes, out.Params)
+		if err != nil {
+			return nil, fmt.Errorf("models: inceptionv3: layer %s: %w", u.name, err)
+		}
+		nodes[u] = n
+		out.Layers[u.name] = n
+		if u.activation != "" && u.activation != u.name {
+			out.Layers[u.activation] = n
+		}
+	}
+	out.Output = nodes[target]
+	return out, nil
+}
+
+// Params returns the weights of the convolutions after the layer from up to the layer upTo (the
+// last layer if upTo is empty), those BuildFrom(..., from, upTo) builds, in graph order: each
+// convolution's kernel then its bias. They are m's own: writing to their Data changes m.
+func (m *InceptionV3) Params(from, upTo string) ([]*Param, error) {
+	g, err := m.BuildFrom(1, 299, 299, from, upTo)
+	if err != nil {
+		return nil, err
+	}
+	var ps []*Param
+	for _, u := range m.units {
+		if u.kind == "conv" && g.Params[u.w.Name] != nil {
+			ps = append(ps, u.w, u.b)
+		}
+	}
+	return ps, nil
+}
+
+// Clone returns a deep copy of the trunk: its own weights, which can be trained without
+// changing m or any graph built from m.
+func (m *InceptionV3) Clone() *InceptionV3 {
+	c := &InceptionV3{Meta: maps.Clone(m.Meta), byName: make(map[string]*unit, len(m.byName))}
+	copies := make(map[*unit]*unit, len(m.units))
+	for _, u := range m.units {
+		v := *u
+		v.inputs = make([]*unit, len(u.inputs))
+		for i, in := range u.inputs {
+			v.inputs[i] = copies[in]
+		}
+		if u.w != nil {
+			v.w = &Param{Name: u.w.Name, Shape: slices.Clone(u.w.Shape), Data: slices.Clone(u.w.Data)}
+		}
+		if u.b != nil {
+			v.b = &Param{Name: u.b.Name, Shape: slices.Clone(u.b.Shape), Data: slices.Clone(u.b.Data)}
+		}
+		copies[u] = &v
+		c.units = append(c.units, &v)
+	}
+	for name, u := range m.byName {
+		c.byName[name] = copies[u]
+	}
+	return c
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -544,5 +545,154 @@ func BenchmarkInceptionV3Mixed5(b *testing.B) {
 			b.Fatal(err)
 		}
 		vm.Reset()
+	}
+}
+
+// forwardFrom runs BuildFrom(from, upTo) on the given input values and returns its output.
+func forwardFrom(t *testing.T, m *InceptionV3, batch, h, w int, from, upTo string, in []float32) ([]float32, *InceptionV3Graph) {
+	t.Helper()
+	g, err := m.BuildFrom(batch, h, w, from, upTo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := G.Let(g.Input, tensor.New(tensor.WithShape(g.Input.Shape()...), tensor.WithBacking(in))); err != nil {
+		t.Fatal(err)
+	}
+	return run(t, g.G, g.Output)[0], g
+}
+
+// closeTo reports the first value of got further than float32 rounding from want.
+func closeTo(got, want []float32, tol float64) (int, bool) {
+	if len(got) != len(want) {
+		return -1, false
+	}
+	for i := range got {
+		if math.Abs(float64(got[i]-want[i])) > tol*(1+math.Abs(float64(want[i]))) {
+			return i, false
+		}
+	}
+	return 0, true
+}
+
+// TestInceptionV3BuildFrom checks on the tiny trunk that the block after conv2d_2, built from
+// conv2d_2's output, gives what the whole graph gives from the pixels, and that it builds and
+// exposes only that block's weights.
+func TestInceptionV3BuildFrom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	m, err := NewInceptionV3(tinyTrunk(rng))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batch, h, w = 2, 11, 10
+	pixels := randoms(rng, batch*3*h*w, 0, 255)
+	full, err := m.Build(batch, h, w, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := G.Let(full.Input, tensor.New(tensor.WithShape(batch, 3, h, w), tensor.WithBacking(pixels))); err != nil {
+		t.Fatal(err)
+	}
+	v := run(t, full.G, full.Layers["conv2d_2"], full.Output)
+	shape, err := m.LayerShape("activation_2", h, w)
+	if err != nil || shape != [3]int{5, 5, 4} || !equalInts(full.Layers["conv2d_2"].Shape(), []int{batch, 5, 5, 4}) {
+		t.Fatalf("LayerShape(activation_2) = %v, %v; built %v", shape, err, full.Layers["conv2d_2"].Shape())
+	}
+	got, g := forwardFrom(t, m, batch, h, w, "activation_2", "block", v[0])
+	if i, ok := closeTo(got, v[1], 1e-6); !ok {
+		t.Fatalf("BuildFrom's output differs from Build's at %d (%d values, want %d)", i, len(got), len(v[1]))
+	}
+	var names []string
+	for n := range g.Params {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	if want := []string{"conv2d_3/b", "conv2d_3/w", "conv2d_4/b", "conv2d_4/w"}; !slices.Equal(names, want) || g.Layers["conv2d_2"] != nil {
+		t.Errorf("params %v, want %v; conv2d_2 built: %v", names, want, g.Layers["conv2d_2"] != nil)
+	}
+	ps, err := m.Params("conv2d_2", "")
+	if err != nil || len(ps) != 4 || ps[0].Name != "conv2d_3/w" || ps[3].Name != "conv2d_4/b" {
+		t.Errorf("Params(conv2d_2) = %v, %v", ps, err)
+	}
+	for _, c := range []struct{ from, upTo, want string }{
+		{"conv2d_2", "conv2d_1", "other than through conv2d_2"},
+		{"conv2d_3", "block", "other than through conv2d_3"},
+		{"nope", "block", `no layer "nope"`},
+		{"batch_normalization_2", "block", "folded into conv2d_2"},
+		{"block", "", "nothing to build"},
+	} {
+		if _, err := m.BuildFrom(1, h, w, c.from, c.upTo); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("BuildFrom(%s, %s): %v, want an error with %q", c.from, c.upTo, err, c.want)
+		}
+	}
+	if _, err := m.BuildFrom(1, 2, 2, "conv2d_2", ""); err == nil || !strings.Contains(err.Error(), "conv2d_1") {
+		t.Errorf("2x2 pictures: %v, want conv2d_1's window error", err)
+	}
+}
+
+// TestInceptionV3Clone checks that a clone computes what the original does, and that changing
+// the clone's weights changes its outputs and not the original's.
+func TestInceptionV3Clone(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	m, err := NewInceptionV3(tinyTrunk(rng))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const h, w = 9, 9
+	pixels := randoms(rng, 3*h*w, 0, 255)
+	forward := func(m *InceptionV3) []float32 {
+		g, err := m.Build(1, h, w, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := G.Let(g.Input, tensor.New(tensor.WithShape(1, 3, h, w), tensor.WithBacking(pixels))); err != nil {
+			t.Fatal(err)
+		}
+		return run(t, g.G, g.Output)[0]
+	}
+	before := forward(m)
+	c := m.Clone()
+	if !slices.Equal(forward(c), before) || !slices.Equal(c.Layers(), m.Layers()) {
+		t.Fatal("the clone computes something else than the original")
+	}
+	ps, err := c.Params("conv2d_2", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		for i := range p.Data {
+			p.Data[i] = p.Data[i]*2 + 0.1
+		}
+	}
+	if slices.Equal(forward(c), before) {
+		t.Error("changing the clone's weights did not change its output")
+	}
+	if !slices.Equal(forward(m), before) {
+		t.Error("changing the clone's weights changed the original's output")
+	}
+}
+
+// TestInceptionV3BuildFromTrunk checks on the embedded trunk that mixed5 built from mixed4's
+// output gives what Build up to mixed5 gives from the pixels.
+func TestInceptionV3BuildFromTrunk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the trunk")
+	}
+	m := loadTrunk(t)
+	const h, w = 99, 99
+	rng := rand.New(rand.NewPCG(15, 16))
+	full, err := m.Build(1, h, w, "mixed5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := G.Let(full.Input, tensor.New(tensor.WithShape(1, 3, h, w), tensor.WithBacking(randoms(rng, 3*h*w, 0, 255)))); err != nil {
+		t.Fatal(err)
+	}
+	v := run(t, full.G, full.Layers["mixed4"], full.Output)
+	got, g := forwardFrom(t, m, 1, h, w, "mixed4", "mixed5", v[0])
+	if i, ok := closeTo(got, v[1], 1e-5); !ok {
+		t.Fatalf("mixed5 from mixed4 differs from Build's at %d: %v, want %v", i, got[max(i, 0)], v[1][max(i, 0)])
+	}
+	if len(g.Params) != 20 { // mixed5 has 10 convolutions
+		t.Errorf("%d weight nodes in the mixed5 block, want 20", len(g.Params))
 	}
 }
