@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"convas/compute/formats/checkpoint"
+	"convas/compute/models"
 )
 
 // Kind is the checkpoint kind of a retrained model.
@@ -25,6 +26,10 @@ type Model struct {
 	// the set was empty; Config its settings. Informational.
 	ValidationAccuracy, TestAccuracy float64
 	Config                           Config
+	// Block holds the fine-tuned weights of the trunk's last block (the convolutions after
+	// FineTuneFrom, in graph order), which replace the trunk's own when it classifies (see
+	// TunedBlock); nil when only the head was trained.
+	Block []*models.Param
 }
 
 // meta is a model checkpoint's metadata.
@@ -38,6 +43,9 @@ type meta struct {
 	ValidationAccuracy *float64 `json:"validation_accuracy,omitempty"`
 	TestAccuracy       *float64 `json:"test_accuracy,omitempty"`
 	Config             Config   `json:"config"`
+	// TunedFrom is FineTuneFrom when the checkpoint holds a tuned block.
+	TunedFrom string   `json:"tuned_from,omitempty"`
+	Block     []string `json:"block,omitempty"` // the block's weights' names, in order
 }
 
 // The names of a model checkpoint's tensors.
@@ -61,9 +69,16 @@ func (m *Model) Checkpoint() (*checkpoint.Checkpoint, error) {
 		return nil, err
 	}
 	h := m.Head
-	js, err := json.Marshal(meta{Backbone: m.Backbone, Layer: m.Layer, InputSize: m.InputSize, Labels: m.Labels,
+	md := meta{Backbone: m.Backbone, Layer: m.Layer, InputSize: m.InputSize, Labels: m.Labels,
 		Features: h.In, Hidden: h.Hidden, ValidationAccuracy: finite(m.ValidationAccuracy),
-		TestAccuracy: finite(m.TestAccuracy), Config: m.Config})
+		TestAccuracy: finite(m.TestAccuracy), Config: m.Config}
+	if len(m.Block) > 0 {
+		md.TunedFrom = FineTuneFrom
+		for _, p := range m.Block {
+			md.Block = append(md.Block, p.Name)
+		}
+	}
+	js, err := json.Marshal(md)
 	if err != nil {
 		return nil, fmt.Errorf("transfer: model metadata: %w", err)
 	}
@@ -76,6 +91,9 @@ func (m *Model) Checkpoint() (*checkpoint.Checkpoint, error) {
 	}
 	c.Tensors = append(c.Tensors, checkpoint.Tensor{Name: tensorW2, Shape: []int{last, h.Classes}, Data: h.W2},
 		checkpoint.Tensor{Name: tensorB2, Shape: []int{h.Classes}, Data: h.B2})
+	for _, p := range m.Block {
+		c.Tensors = append(c.Tensors, checkpoint.Tensor{Name: blockPrefix + p.Name, Shape: p.Shape, Data: p.Data})
+	}
 	return c, nil
 }
 
@@ -92,7 +110,10 @@ func (m *Model) check() error {
 	if m.Backbone == "" || m.Layer == "" || m.InputSize <= 0 {
 		return fmt.Errorf("transfer: model names no backbone, layer or input size (%q, %q, %d)", m.Backbone, m.Layer, m.InputSize)
 	}
-	return nil
+	if len(m.Block) > 0 && m.Backbone != TrunkName {
+		return fmt.Errorf("transfer: a tuned block for %s: only %s's can be tuned", m.Backbone, TrunkName)
+	}
+	return checkBlock(m.Block)
 }
 
 // Encode writes the model as a checkpoint.
@@ -162,6 +183,16 @@ func FromCheckpoint(c *checkpoint.Checkpoint) (*Model, error) {
 		return nil, err
 	}
 	m.Head = h
+	if len(md.Block) > 0 && md.TunedFrom != FineTuneFrom {
+		return nil, fmt.Errorf("transfer: the model's block is tuned after %q; this build tunes the block after %s", md.TunedFrom, FineTuneFrom)
+	}
+	for _, name := range md.Block {
+		t := c.Tensor(blockPrefix + name)
+		if t == nil {
+			return nil, fmt.Errorf("transfer: model has no tensor %s%s", blockPrefix, name)
+		}
+		m.Block = append(m.Block, &models.Param{Name: name, Shape: t.Shape, Data: t.Data})
+	}
 	if err := m.check(); err != nil {
 		return nil, err
 	}

@@ -32,6 +32,12 @@ type Config struct {
 	// Distortions, when any is on, distort every training picture each time a step draws it,
 	// and its bottleneck is computed afresh (the cache is bypassed for the training set).
 	Distortions Distortions `json:"distortions" toml:"distortions"`
+	// FineTune trains the backbone's last block (the embedded trunk's mixed5) with the head:
+	// the frozen part's output (mixed4's maps) is cached instead of the bottlenecks, and every
+	// step runs its batch through the block, which is much slower than a head alone.
+	FineTune bool `json:"fine_tune" toml:"fine_tune"`
+	// FineTuneLearningRate is the block's step size; 0 for a tenth of LearningRate.
+	FineTuneLearningRate float64 `json:"fine_tune_learning_rate,omitempty" toml:"fine_tune_learning_rate"`
 }
 
 // DefaultConfig returns retrain.py's settings.
@@ -54,6 +60,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("transfer: steps %d: must be positive", c.Steps)
 	case c.EvalEvery <= 0:
 		return fmt.Errorf("transfer: evaluation interval %d: must be positive", c.EvalEvery)
+	case !(c.FineTuneLearningRate >= 0) || math.IsInf(c.FineTuneLearningRate, 0):
+		return fmt.Errorf("transfer: fine-tuning learning rate %g: must be positive (0: a tenth of the learning rate)", c.FineTuneLearningRate)
+	case c.FineTune && c.Distortions.Any():
+		return errors.New("transfer: fine-tuning and distortions cannot be combined: the distorted pictures would need the whole trunk each step")
 	}
 	return c.Distortions.Validate()
 }
@@ -298,6 +308,9 @@ func Run(ctx context.Context, b Backbone, d *DataSet, cache *Cache, cfg Config, 
 		case <-ctx.Done():
 		}
 	}
+	if cfg.FineTune {
+		return runTuned(ctx, b, d, cache, cfg, gate, events, send)
+	}
 	var last ExtractProgress
 	distort := cfg.Distortions.Any()
 	// With distortions the training pictures' bottlenecks are computed each step: only the
@@ -342,6 +355,44 @@ func Run(ctx context.Context, b Backbone, d *DataSet, cache *Cache, cfg Config, 
 	res.Extraction, res.Computed = last, bn.Computed
 	m := &Model{Backbone: b.Name(), Layer: b.Layer(), InputSize: b.Size(), Labels: d.Classes, Head: res.Head,
 		ValidationAccuracy: res.ValidationAccuracy, TestAccuracy: res.TestAccuracy, Config: cfg}
+	send(Done{Result: res})
+	return m, res, nil
+}
+
+// runTuned is Run with cfg.FineTune: the frozen part's maps are extracted (and cached), then the
+// block and the head are trained together.
+func runTuned(ctx context.Context, b Backbone, d *DataSet, cache *Cache, cfg Config, gate func(context.Context) error,
+	events chan<- Event, send func(Event)) (*Model, *Result, error) {
+	t, err := fineTunable(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	var last ExtractProgress
+	bn, err := extract(ctx, frozenTrunk{t}, d, cache, DefaultBatch, nil, gate, func(p ExtractProgress) {
+		last = p
+		select {
+		case events <- p:
+		default:
+		}
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	send(last)
+	for _, s := range bn.Failed {
+		send(s)
+	}
+	res, tuned, err := trainTuned(ctx, cfg, t, d, bn, gate, func(e Evaluation) { send(e) })
+	if err != nil {
+		return nil, nil, err
+	}
+	block, err := blockParams(tuned)
+	if err != nil {
+		return nil, nil, err
+	}
+	res.Extraction, res.Computed = last, bn.Computed
+	m := &Model{Backbone: b.Name(), Layer: b.Layer(), InputSize: b.Size(), Labels: d.Classes, Head: res.Head,
+		ValidationAccuracy: res.ValidationAccuracy, TestAccuracy: res.TestAccuracy, Config: cfg, Block: block}
 	send(Done{Result: res})
 	return m, res, nil
 }
