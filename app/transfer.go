@@ -60,6 +60,13 @@ type (
 	TransferPrediction = transfer.Prediction
 )
 
+// TransferTrunkName is the embedded InceptionV3 trunk's backbone name, the one backbone whose
+// last block fine-tuning trains; TransferFineTuneFrom is the layer whose maps feed that block.
+const (
+	TransferTrunkName    = transfer.TrunkName
+	TransferFineTuneFrom = transfer.FineTuneFrom
+)
+
 // The sets of a transfer data set.
 const (
 	TransferTraining   = transfer.Training
@@ -201,6 +208,11 @@ func (a *App) NewTransfer(req TransferRequest) (*TransferRun, error) {
 	b, err := a.transferBackbone(req.Backbone, req.InputSize)
 	if err != nil {
 		return nil, err
+	}
+	if req.Config.FineTune {
+		if err := transfer.CanFineTune(b); err != nil {
+			return nil, err
+		}
 	}
 	r := &TransferRun{Request: req, Data: d, Events: make(chan TransferEvent, 256), backbone: b}
 	if !req.NoCache {
@@ -381,7 +393,8 @@ type Classifier struct {
 }
 
 // NewClassifier loads the backbone a model was trained on, at the model's input size, and
-// checks that it pools the layer the model was trained on.
+// checks that it pools the layer the model was trained on; a fine-tuned model's block replaces
+// the backbone's own in a copy.
 func (a *App) NewClassifier(m *TransferModel) (*Classifier, error) {
 	b, err := a.transferBackbone(m.Backbone, m.InputSize)
 	if err != nil {
@@ -389,6 +402,11 @@ func (a *App) NewClassifier(m *TransferModel) (*Classifier, error) {
 	}
 	if b.Layer() != m.Layer {
 		return nil, fmt.Errorf("classify: the model was trained on %s of %s; this build pools %s", m.Layer, m.Backbone, b.Layer())
+	}
+	// A fine-tuned model brings its own last block: a private copy of the trunk carries it, the
+	// app's shared trunk keeps its weights.
+	if b, err = m.TunedBlock(b); err != nil {
+		return nil, fmt.Errorf("classify: %w", err)
 	}
 	return &Classifier{Model: m, b: b}, nil
 }

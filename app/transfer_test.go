@@ -290,3 +290,49 @@ func TestLoadTransferModelErrors(t *testing.T) {
 		t.Errorf("damaged file reported as a path error: %v", err)
 	}
 }
+
+// TestTransferFineTuneClassify fine-tunes the trunk's last block: the saved model carries the
+// tuned block, and a classifier built from the file gives the probabilities that one built from
+// the in-memory model gives, and other ones than the same head through the untuned trunk.
+func TestTransferFineTuneClassify(t *testing.T) {
+	a := testApp(t)
+	dir := patternFolder(t, 4)
+	cfg := DefaultTransferConfig()
+	cfg.Steps, cfg.EvalEvery, cfg.BatchSize, cfg.FineTune = 3, 3, 4, true
+	req := TransferRequest{Scan: TransferScan{Dir: dir, ValidationPercent: 30}, Backbone: TransferTrunkName, InputSize: 75, Config: cfg}
+	r, _ := runTransfer(t, a, req)
+	mem := r.Model()
+	if len(mem.Block) != 20 || !mem.Config.FineTune {
+		t.Fatalf("model with %d tuned weights, fine-tune %v", len(mem.Block), mem.Config.FineTune)
+	}
+	path := filepath.Join(t.TempDir(), TransferModelFile)
+	if err := SaveTransferModel(path, mem); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := LoadTransferModel(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pic := filepath.Join(dir, "checks", "checks_aa.png")
+	classify := func(m *TransferModel) []TransferPrediction {
+		c, err := a.NewClassifier(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		top, err := c.Classify(pic, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return top
+	}
+	want := classify(mem)
+	if got := classify(loaded); !slices.Equal(got, want) {
+		t.Errorf("from the file %v, in memory %v", got, want)
+	}
+	plain := *loaded
+	plain.Block = nil
+	if got := classify(&plain); slices.Equal(got, want) {
+		t.Errorf("without the tuned block the same probabilities %v", got)
+	}
+}

@@ -70,6 +70,8 @@ func retrainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	scale := fs.Float64("random-scale", 0, "distort: enlarge each training picture by a random `P` percent at most before the crop")
 	flip := fs.Bool("flip-left-right", false, "distort: mirror half the training pictures at random")
 	brightness := fs.Float64("random-brightness", 0, "distort: multiply each training picture's values by a random factor within `P` percent of 1 (distortions bypass the bottleneck cache: each step runs its batch through the backbone, which is slow)")
+	fineTune := fs.Bool("fine-tune", false, "also train the backbone's last block (the trunk's mixed5; inceptionv3-trunk only): mixed4's maps are cached instead of the bottlenecks and every step runs its batch through the block, which is slow")
+	fineLR := fs.Float64("fine-tune-learning-rate", 0, "the last block's step `SIZE` with --fine-tune (0: a tenth of --learning-rate)")
 	out := fs.String("out", "", "write the model (retrained.ckpt), labels.txt, metrics.csv and the charts into `DIR` (default: a new folder under the runs folder)")
 	asJSON := fs.Bool("json", false, "print a JSON summary on stdout instead of the log")
 	if err := parse(fs, args); err != nil {
@@ -89,9 +91,20 @@ func retrainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 			return &UsageError{fmt.Sprintf("retrain: --%s %g: a percentage from 0 to 100", f.name, f.v)}
 		}
 	}
+	if !(*fineLR >= 0) || math.IsInf(*fineLR, 0) {
+		return &UsageError{fmt.Sprintf("retrain: --fine-tune-learning-rate %g: a positive step size (0: a tenth of --learning-rate)", *fineLR)}
+	}
+	if *fineLR > 0 && !*fineTune {
+		return &UsageError{"retrain: --fine-tune-learning-rate needs --fine-tune"}
+	}
+	if *fineTune && *model != app.TransferTrunkName {
+		return &UsageError{fmt.Sprintf("retrain: --fine-tune: only %s's last block can be fine-tuned, not %s's", app.TransferTrunkName, *model)}
+	}
 	cfg := app.TransferConfig{Hidden: *hidden, Optimizer: *optimizer, LearningRate: *lr, BatchSize: *batch,
 		Steps: *steps, EvalEvery: *evalEvery, Seed: *seed,
-		Distortions: app.TransferDistortions{Crop: *crop, Scale: *scale, Flip: *flip, Brightness: *brightness}}
+		Distortions:          app.TransferDistortions{Crop: *crop, Scale: *scale, Flip: *flip, Brightness: *brightness},
+		FineTune:             *fineTune,
+		FineTuneLearningRate: *fineLR}
 	if err := cfg.Validate(); err != nil {
 		return &UsageError{"retrain: " + strings.TrimPrefix(err.Error(), "transfer: ")}
 	}
@@ -119,6 +132,10 @@ func retrainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, d := range r.Data.Duplicates {
 		fmt.Fprintf(stderr, "duplicates%s: %s\n", dupNote(d.Classes, d.Sets), strings.Join(d.Paths, ", "))
+	}
+	if cfg.FineTune {
+		fmt.Fprintf(log, "Fine-tuning %s's last block at learning rate %g: every step runs its %d pictures' cached %s maps through it\n",
+			name, cfg.BlockLearningRate(), cfg.BatchSize, app.TransferFineTuneFrom)
 	}
 	if cfg.Distortions.Any() {
 		fmt.Fprintf(log, "Distortions on: every step runs its %d training pictures through the backbone (the cache is for validation and test only)\n", cfg.BatchSize)

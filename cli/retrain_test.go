@@ -167,6 +167,37 @@ func TestRetrainDistorted(t *testing.T) {
 	}
 }
 
+// TestRetrainFineTune runs `convas retrain --fine-tune --json`: the summary echoes the setting,
+// the model file carries the tuned block, and `convas classify` reads it.
+func TestRetrainFineTune(t *testing.T) {
+	d := setHome(t)
+	data := filepath.Join(d, "pictures")
+	patterns(t, data, 3)
+	var stdout, stderr bytes.Buffer
+	args := []string{"retrain", "--data", data, "--steps", "2", "--batch-size", "3", "--eval-every", "1", "--input-size", "75",
+		"--validation-percent", "30", "--test-percent", "0", "--fine-tune", "--fine-tune-learning-rate", "0.002",
+		"--out", filepath.Join(d, "out"), "--json"}
+	if status := Main(args, &stdout, &stderr); status != 0 {
+		t.Fatalf("status %d: %s", status, stderr.String())
+	}
+	var s retrainSummary
+	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
+		t.Fatalf("%v in %q", err, stdout.String())
+	}
+	if !s.Config.FineTune || s.Config.FineTuneLearningRate != 0.002 || s.Computed != 9 {
+		t.Errorf("config %+v, computed %d", s.Config, s.Computed)
+	}
+	m, err := app.LoadTransferModel(s.Model)
+	if err != nil || len(m.Block) != 20 {
+		t.Fatalf("model %s: %v, %d tuned weights", s.Model, err, len(m.Block))
+	}
+	stdout.Reset()
+	if status := Main([]string{"classify", "--model", s.Model, filepath.Join(data, "checks", "checks_aa.png")}, &stdout, &stderr); status != 0 ||
+		strings.Count(stdout.String(), "\n") != 4 {
+		t.Errorf("classify status %d, printed %q (%s)", status, stdout.String(), stderr.String())
+	}
+}
+
 func TestRetrainClassifyBadInput(t *testing.T) {
 	d := setHome(t)
 	data := filepath.Join(d, "pictures")
@@ -193,6 +224,12 @@ func TestRetrainClassifyBadInput(t *testing.T) {
 		{[]string{"retrain", "--data", data, "--random-brightness", "NaN"}, "--random-brightness NaN"},
 		{[]string{"retrain", "--data", data, "--random-brightness", "lots"}, "random-brightness"},
 		{[]string{"retrain", "--data", data, "--flip-left-right=maybe"}, "flip-left-right"},
+		{[]string{"retrain", "--data", data, "--fine-tune", "--fine-tune-learning-rate", "-0.1"}, "--fine-tune-learning-rate -0.1"},
+		{[]string{"retrain", "--data", data, "--fine-tune", "--fine-tune-learning-rate", "Inf"}, "--fine-tune-learning-rate +Inf"},
+		{[]string{"retrain", "--data", data, "--fine-tune-learning-rate", "0.01"}, "needs --fine-tune"},
+		{[]string{"retrain", "--data", data, "--fine-tune", "--model", "inception5h"}, "not inception5h's"},
+		{[]string{"retrain", "--data", data, "--fine-tune", "--flip-left-right"}, "fine-tuning and distortions cannot be combined"},
+		{[]string{"retrain", "--data", data, "--fine-tune=often"}, "fine-tune"},
 		{[]string{"classify", junk}, "--model FILE"},
 		{[]string{"classify", "--model", filepath.Join(d, "none.ckpt"), junk}, "none.ckpt"},
 		{[]string{"classify", "--model", notModel, junk}, "model.ckpt"},

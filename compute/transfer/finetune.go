@@ -56,6 +56,13 @@ func fineTunable(b Backbone) (Trunk, error) {
 	return t, nil
 }
 
+// CanFineTune reports, as an error naming the backbone, when b's last block cannot be
+// fine-tuned (only the embedded InceptionV3 trunk's can).
+func CanFineTune(b Backbone) error {
+	_, err := fineTunable(b)
+	return err
+}
+
 // BlockLearningRate is the step size of the fine-tuned block: FineTuneLearningRate, or a tenth
 // of LearningRate when it is 0.
 func (c Config) BlockLearningRate() float64 {
