@@ -50,6 +50,8 @@ type TransferPanel struct {
 	// The distortions of the training pictures (retrain.py's).
 	cropEntry, scaleEntry, brightEntry *widget.Entry
 	flipCheck                          *widget.Check
+	// fineTuneCheck trains the trunk's last block with the head.
+	fineTuneCheck *widget.Check
 
 	dataInfo     *widget.Label // class counts
 	problems     *widget.Label // skipped files and duplicates
@@ -139,6 +141,7 @@ func NewTransferPanel(core *app.App, win fyne.Window, do func(func())) *Transfer
 	p.scaleEntry = num("0")
 	p.brightEntry = num("0")
 	p.flipCheck = widget.NewCheck("Flip left-right at random", func(bool) { p.updateButtons() })
+	p.fineTuneCheck = widget.NewCheck("Fine-tune the last block (mixed5)", func(bool) { p.updateButtons() })
 
 	p.dataInfo = widget.NewLabel("No folder yet: choose one, or drop it on the window.")
 	p.dataInfo.Wrapping = fyne.TextWrapWord
@@ -199,6 +202,9 @@ func (p *TransferPanel) View() fyne.CanvasObject {
 	hint := widget.NewLabel(distortHint)
 	hint.Wrapping = fyne.TextWrapWord
 	hint.Importance = widget.LowImportance
+	fineHint := widget.NewLabel(fineTuneHint)
+	fineHint.Wrapping = fyne.TextWrapWord
+	fineHint.Importance = widget.LowImportance
 	top := container.NewVBox(
 		bold("Pictures"),
 		container.NewBorder(nil, nil, nil, p.browseBtn, p.folder),
@@ -206,6 +212,8 @@ func (p *TransferPanel) View() fyne.CanvasObject {
 		p.backboneSelect,
 		bold("New head"),
 		form,
+		p.fineTuneCheck,
+		fineHint,
 		widget.NewAccordion(widget.NewAccordionItem("Distortions", container.NewVBox(distortions, hint))),
 		bold("Data"),
 	)
@@ -228,6 +236,11 @@ func (p *TransferPanel) View() fyne.CanvasObject {
 	split.Offset = 0.3
 	return split
 }
+
+// fineTuneHint is shown under the fine-tuning check box.
+const fineTuneHint = "Fine-tuning trains the InceptionV3 trunk's last block (mixed5) with the head, at a tenth of " +
+	"its learning rate: mixed4's maps are cached instead of the bottlenecks, and every step runs its batch through " +
+	"the block, which is much slower than training the head alone. No distortions with it."
 
 // distortHint is shown under the distortions.
 const distortHint = "Each step distorts its batch of training pictures afresh, so their bottlenecks cannot be " +
@@ -296,8 +309,12 @@ func (p *TransferPanel) request() (app.TransferRequest, error) {
 	pct(p.scaleEntry, "random scale %", &cfg.Distortions.Scale)
 	pct(p.brightEntry, "random brightness %", &cfg.Distortions.Brightness)
 	cfg.Distortions.Flip = p.flipCheck.Checked
+	cfg.FineTune = p.fineTuneCheck.Checked
 	if err != nil {
 		return req, err
+	}
+	if cfg.FineTune && b.Name != app.TransferTrunkName {
+		return req, fmt.Errorf("fine-tuning: only the InceptionV3 trunk's last block can be fine-tuned, not %s's", b.Name)
 	}
 	cfg.Optimizer = p.optimizerSelect.Selected
 	cfg.EvalEvery = max(cfg.EvalEvery, cfg.Steps/400) // at most about 400 points on the charts
@@ -490,7 +507,11 @@ func (p *TransferPanel) Start() {
 			p.logList.Refresh()
 			p.renderCharts()
 			name, layer, size := r.Backbone()
-			p.setStatus(fmt.Sprintf("Computing the bottlenecks: %s, %s pooled, at %dx%d", name, layer, size, size))
+			if r.Request.Config.FineTune {
+				p.setStatus(fmt.Sprintf("Computing the bottlenecks: %s's %s maps, which feed the tuned block, at %dx%d", name, app.TransferFineTuneFrom, size, size))
+			} else {
+				p.setStatus(fmt.Sprintf("Computing the bottlenecks: %s, %s pooled, at %dx%d", name, layer, size, size))
+			}
 			p.drained = make(chan struct{})
 			p.updateButtons()
 			go p.drain(r, job, p.drained)
@@ -649,6 +670,8 @@ func (p *TransferPanel) apply(ph phase, fresh []app.TransferEvaluation, skipped 
 		if ph.extracted && strings.HasPrefix(p.status.Text, "Computing the bottlenecks") {
 			if p.run != nil && p.run.Request.Config.Distortions.Any() {
 				p.setStatus("Training the new head on distorted pictures: every step runs its batch through the backbone")
+			} else if p.run != nil && p.run.Request.Config.FineTune {
+				p.setStatus("Training the new head and fine-tuning mixed5: every step runs its batch through the block")
 			} else {
 				p.setStatus("Training the new head")
 			}

@@ -386,6 +386,71 @@ func TestTransferPanelDistortions(t *testing.T) {
 	}
 }
 
+// TestTransferPanelFineTune reads the fine-tuning check box into the request, refuses it with
+// another backbone than the trunk, shows its hint, and fine-tunes a step: the model carries the
+// tuned block.
+func TestTransferPanelFineTune(t *testing.T) {
+	p, q, _ := newTransferPanel(t)
+	dir := t.TempDir()
+	patternPictures(t, dir, 4)
+	p.valEntry.SetText("30")
+	p.testEntry.SetText("0")
+	p.stepsEntry.SetText("1")
+	p.sizeEntry.SetText("75")
+	p.SetFolder(dir)
+	q.pump(t, 10*time.Second, func() bool { return p.data != nil })
+	if req, err := p.request(); err != nil || req.Config.FineTune {
+		t.Errorf("unchecked: fine-tune %v, %v", req.Config.FineTune, err)
+	}
+	test.Tap(p.fineTuneCheck)
+	req, err := p.request()
+	if err != nil || !req.Config.FineTune || req.Backbone != app.TransferTrunkName {
+		t.Fatalf("checked: fine-tune %v on %s, %v", req.Config.FineTune, req.Backbone, err)
+	}
+	p.flipCheck.SetChecked(true)
+	if !p.startBtn.Disabled() || !strings.Contains(p.status.Text, "fine-tuning and distortions") {
+		t.Errorf("with a distortion: start enabled %v, status %q", !p.startBtn.Disabled(), p.status.Text)
+	}
+	p.flipCheck.SetChecked(false)
+	for label, b := range p.backbones {
+		if b.Name != app.TransferTrunkName {
+			p.backboneSelect.SetSelected(label)
+			if _, err := p.request(); err == nil || !strings.Contains(err.Error(), "only the InceptionV3 trunk") {
+				t.Errorf("fine-tuning %s: %v", b.Name, err)
+			}
+		}
+	}
+	for label, b := range p.backbones {
+		if b.Name == app.TransferTrunkName {
+			p.backboneSelect.SetSelected(label)
+		}
+	}
+	var hint bool
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		switch o := o.(type) {
+		case *fyne.Container:
+			for _, c := range o.Objects {
+				walk(c)
+			}
+		case *widget.Label:
+			hint = hint || o.Text == fineTuneHint
+		}
+	}
+	walk(p.View().(*container.Split).Leading)
+	if !hint || !strings.Contains(fineTuneHint, "slower") {
+		t.Error("no fine-tuning hint saying it is slow")
+	}
+	if p.startBtn.Disabled() {
+		t.Fatalf("start disabled: %q", p.status.Text)
+	}
+	test.Tap(p.startBtn)
+	q.pump(t, 120*time.Second, func() bool { return p.job != nil && p.job.State() > app.Paused && p.model != nil })
+	if len(p.model.Block) != 20 || !p.model.Config.FineTune {
+		t.Errorf("model with %d tuned weights, fine-tune %v", len(p.model.Block), p.model.Config.FineTune)
+	}
+}
+
 // TestPhaseETA checks the progress and ETA by hand: 2.5 steps of 10 in 10 seconds is 4 s a
 // step, so 7.5 steps, 30 s, are left; cached work is left out of the rate.
 func TestPhaseETA(t *testing.T) {
