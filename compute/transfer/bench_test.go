@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"convas/compute/models"
+	"convas/compute/optim"
 )
 
 // BenchmarkExtract runs batches of DefaultBatch pictures (already resized) through each
@@ -74,6 +75,53 @@ func BenchmarkHeadStep(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N*cfg.Steps)/b.Elapsed().Seconds(), "steps/s")
+		})
+	}
+}
+
+// BenchmarkFineTuneStep times one fine-tuning step on the embedded trunk at 299x299: a batch of
+// mixed4 maps through mixed5, the pooling and a 5-class head, forward and backward, and the two
+// solvers' updates; it reports seconds per step.
+func BenchmarkFineTuneStep(b *testing.B) {
+	for _, batch := range []int{8, 100} {
+		b.Run(fmt.Sprintf("batch-%d", batch), func(b *testing.B) {
+			m := loadTrunk(b).Clone()
+			rng := rand.New(rand.NewPCG(1, 1))
+			h, err := NewHead(768, 0, 5, rng)
+			if err != nil {
+				b.Fatal(err)
+			}
+			tn, err := newTuner(m, TrunkSize, h, batch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tn.close()
+			x := make([]float32, batch*tn.per)
+			for i := range x {
+				x[i] = rng.Float32()
+			}
+			labels := make([]int, batch)
+			for i := range labels {
+				labels[i] = i % 5
+			}
+			block, head := optim.NewMomentum(0), optim.NewMomentum(0)
+			step := func() {
+				if _, _, err := tn.step(x, labels); err != nil {
+					b.Fatal(err)
+				}
+				if err := block.Step(tn.ps[:tn.nBlock], 0.001); err != nil {
+					b.Fatal(err)
+				}
+				if err := head.Step(tn.ps[tn.nBlock:], 0.01); err != nil {
+					b.Fatal(err)
+				}
+			}
+			step() // warm the primitive caches
+			b.ResetTimer()
+			for b.Loop() {
+				step()
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/step")
 		})
 	}
 }
