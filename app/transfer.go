@@ -36,13 +36,13 @@ type (
 	// TransferSkipped is a file left out, with the reason.
 	TransferSkipped = transfer.Skipped
 	// TransferEvent is a progress report: TransferProgress, TransferSkipped, TransferStepProgress
-	// (with distortions), TransferEvaluation or TransferDone.
+	// (with distortions or fine-tuning), TransferEvaluation or TransferDone.
 	TransferEvent = transfer.Event
 	// TransferDistortions are retrain.py's random crop, scale, flip and brightness of the training
 	// pictures, which bypass the bottleneck cache.
 	TransferDistortions = transfer.Distortions
 	// TransferStepProgress reports a training step that distorts its batch, after each batch the
-	// backbone runs: such steps take seconds each.
+	// backbone runs, or a fine-tuning step (FineTune): such steps take seconds each.
 	TransferStepProgress = transfer.StepProgress
 	// TransferProgress reports the bottleneck phase.
 	TransferProgress = transfer.ExtractProgress

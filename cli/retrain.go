@@ -163,6 +163,9 @@ func retrainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 			}
 		case app.TransferStepProgress:
 			note := fmt.Sprintf("step %d: %d of %d distorted pictures", e.Step, e.Pictures, e.Batch)
+			if e.FineTune {
+				note = fmt.Sprintf("step %d: fine-tuning the last block", e.Step)
+			}
 			if bar {
 				retrainBar(stderr, "steps", e.Step-1, e.Steps, note)
 			} else if time.Since(lastLine) > 5*time.Second {

@@ -607,6 +607,9 @@ func (p *TransferPanel) drain(r *app.TransferRun, job *app.Job, drained chan str
 			ph = &phase{name: "Step", done: e.Step - 1, of: e.Steps, began: stepPhase(), extracted: true,
 				part: float64(e.Pictures) / float64(max(e.Batch, 1)),
 				note: fmt.Sprintf("%d of %d distorted pictures through the backbone", e.Pictures, e.Batch)}
+			if e.FineTune {
+				ph.note = "fine-tuning the last block"
+			}
 			if e.Pictures >= e.Batch {
 				ph.done, ph.part = e.Step, 0
 			}

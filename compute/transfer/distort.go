@@ -126,9 +126,15 @@ func (d Distortion) Apply(img image.Image, size int, dst []float32) error {
 // StepProgress reports a training step that distorts its batch: Pictures of Batch run through
 // the backbone so far for step Step (1-based) of Steps. It is sent after every backbone batch,
 // so that progress and ETA follow steps that take seconds each.
+//
+// A fine-tuning run sends one after each step too (FineTune set, Pictures = Batch): its steps
+// take seconds as well.
 type StepProgress struct {
 	Step, Steps     int
 	Pictures, Batch int
+	// FineTune is set when the step trained the tuned block on cached maps rather than
+	// distorted pictures.
+	FineTune bool
 }
 
 func (StepProgress) transferEvent() {}

@@ -299,7 +299,7 @@ func (p *pooler) pooled(ctx context.Context, e *examples) (*examples, error) {
 // mixed4 map; the result's head reads the tuned block's pooled features, and tuned is the
 // trained copy of the trunk (t.M is left as it was).
 func trainTuned(ctx context.Context, cfg Config, t Trunk, d *DataSet, bn *Bottlenecks, gate func(context.Context) error,
-	onEval func(Evaluation)) (res *Result, tuned *models.InceptionV3, err error) {
+	onEval func(Evaluation), onStep func(StepProgress)) (res *Result, tuned *models.InceptionV3, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -374,6 +374,9 @@ func trainTuned(ctx context.Context, cfg Config, t Trunk, d *DataSet, bn *Bottle
 		}
 		if err := headSolver.Step(tn.ps[tn.nBlock:], float32(cfg.LearningRate)); err != nil {
 			return nil, nil, fmt.Errorf("transfer: step %d: head: %w", step, err)
+		}
+		if onStep != nil {
+			onStep(StepProgress{Step: step, Steps: cfg.Steps, Pictures: cfg.BatchSize, Batch: cfg.BatchSize, FineTune: true})
 		}
 		if step%cfg.EvalEvery == 0 || step == cfg.Steps {
 			ev := Evaluation{Step: step, Steps: cfg.Steps, TrainLoss: loss,

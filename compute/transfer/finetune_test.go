@@ -127,9 +127,19 @@ func TestFineTuneRun(t *testing.T) {
 	cfg.FineTune = true
 	cache := &Cache{Dir: t.TempDir()}
 	start := time.Now()
-	m, res, err := Run(context.Background(), trunk, d, cache, cfg, nil, make(chan Event, 1024))
+	events := make(chan Event, 1024)
+	m, res, err := Run(context.Background(), trunk, d, cache, cfg, nil, events)
 	if err != nil {
 		t.Fatal(err)
+	}
+	steps := 0
+	for e := range events {
+		if p, ok := e.(StepProgress); ok && p.FineTune && p.Pictures == p.Batch && p.Step == steps+1 {
+			steps++
+		}
+	}
+	if steps != cfg.Steps {
+		t.Errorf("%d step reports in order, want %d", steps, cfg.Steps)
 	}
 	fl, tl := frozen.History[len(frozen.History)-1].ValidationLoss, res.History[len(res.History)-1].ValidationLoss
 	t.Logf("counts %v in %v: validation loss frozen %.4f, tuned %.4f; accuracy %.1f%%, %.1f%%", res.Counts, time.Since(start), fl, tl,

@@ -382,7 +382,12 @@ func runTuned(ctx context.Context, b Backbone, d *DataSet, cache *Cache, cfg Con
 	for _, s := range bn.Failed {
 		send(s)
 	}
-	res, tuned, err := trainTuned(ctx, cfg, t, d, bn, gate, func(e Evaluation) { send(e) })
+	res, tuned, err := trainTuned(ctx, cfg, t, d, bn, gate, func(e Evaluation) { send(e) }, func(p StepProgress) {
+		select {
+		case events <- p:
+		default:
+		}
+	})
 	if err != nil {
 		return nil, nil, err
 	}
