@@ -23,6 +23,7 @@ func main() {
 	fs.BoolVar(&o.Train, "train", false, "start training at once")
 	fs.BoolVar(&o.Dream, "dream", false, "open the Dream tab and start dreaming at once")
 	fs.BoolVar(&o.Stylize, "stylize", false, "open the Stylize tab and stylize the default samples at once")
+	fs.StringVar(&o.Retrain, "retrain", "", "open the Transfer tab on this `folder` of class folders and retrain at once")
 	fs.DurationVar(&o.QuitAfter, "quit-after", 0, "close the window after this long (for smoke tests)")
 	fs.BoolVar(&o.QuitWhenDone, "quit-when-done", false, "close the window when the started training ends")
 	if err := fs.Parse(os.Args[1:]); err != nil {

@@ -27,6 +27,7 @@ type Options struct {
 	Train        bool          // start training at once
 	Dream        bool          // open the Dream tab and start dreaming at once
 	Stylize      bool          // open the Stylize tab and start at once
+	Retrain      string        // open the Transfer tab on this folder and start at once
 	QuitAfter    time.Duration // close after this long (smoke tests)
 	QuitWhenDone bool          // close when the started training ends
 }
@@ -130,6 +131,21 @@ func Run(o Options) error {
 		go func() {
 			time.Sleep(500 * time.Millisecond)
 			fyne.Do(dreamPanel.Start)
+		}()
+	}
+	if o.Retrain != "" {
+		tabs.SelectIndex(1)
+		transferPanel.SetFolder(o.Retrain)
+		go func() { // start once the folder has been read
+			for {
+				time.Sleep(300 * time.Millisecond)
+				scanned := make(chan bool, 1)
+				fyne.Do(func() { scanned <- !transferPanel.scanning })
+				if <-scanned {
+					fyne.Do(transferPanel.Start)
+					return
+				}
+			}
 		}()
 	}
 	if o.Stylize {
