@@ -103,6 +103,23 @@ func (a *App) DreamNetwork(name string) (dream.Network, DreamNetwork, error) {
 	return nil, DreamNetwork{}, fmt.Errorf("unknown network %q (have: %s)", name, strings.Join(names, ", "))
 }
 
+// DreamNetworkLoaded reports whether DreamNetwork(name) returns at once: the embedded trunk
+// always does; GoogLeNet and VGG19 once they have been read (reading takes seconds), so that a
+// front end can read them off its UI goroutine the first time.
+func (a *App) DreamNetworkLoaded(name string) bool {
+	switch name {
+	case dream.GoogLeNetName:
+		a.googleMu.Lock()
+		defer a.googleMu.Unlock()
+		return a.google != nil
+	case dream.VGG19Name:
+		a.vggMu.Lock()
+		defer a.vggMu.Unlock()
+		return a.vgg != nil
+	}
+	return true
+}
+
 // DreamLayers lists the layers of a dream network with their channels. It loads the network if
 // it is not loaded yet (VGG19 takes seconds) and keeps it, so that the dream and the channel
 // gallery that follow do not read it again.

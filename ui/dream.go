@@ -31,6 +31,8 @@ type DreamPanel struct {
 	sampleSel   *widget.Select
 	networkSel  *widget.Select
 	networks    map[string]app.DreamNetwork
+	loading     string      // the network being read off the UI goroutine ("" when none)
+	wantLayer   wantedLayer // the layer to select when the network's layers are listed
 	layerSel    *widget.Select
 	layers      []app.LayerInfo
 	wholeLayer  *widget.Check
@@ -160,9 +162,15 @@ func (p *DreamPanel) View() fyne.CanvasObject {
 func (p *DreamPanel) running() bool { return p.job != nil && p.job.State() <= app.Paused }
 
 func (p *DreamPanel) updateButtons() {
-	setEnabled(p.startBtn, !p.running() && p.picture != "" && len(p.layers) > 0)
+	setEnabled(p.startBtn, p.canStart())
 	setEnabled(p.stopBtn, p.running())
 	setEnabled(p.saveBtn, p.result != nil)
+}
+
+// canStart reports whether Dream can start: nothing runs, a picture is chosen and the chosen
+// network's layers are listed.
+func (p *DreamPanel) canStart() bool {
+	return !p.running() && p.picture != "" && len(p.layers) > 0 && p.loading == ""
 }
 
 func (p *DreamPanel) setPicture(path string) {
@@ -177,6 +185,7 @@ func (p *DreamPanel) setPicture(path string) {
 
 func (p *DreamPanel) applyPreset(pr app.DreamPreset) {
 	p.cfg = pr.Config
+	p.wantLayer = wantedLayer{pr.Config.Layer, pr.Config.Channel}
 	for t, n := range p.networks {
 		if n.Name == pr.Network {
 			p.networkSel.SetSelected(t)
@@ -191,7 +200,17 @@ func (p *DreamPanel) applyPreset(pr app.DreamPreset) {
 	for k, v := range vals {
 		p.fields[k].SetText(v)
 	}
-	p.selectLayer(pr.Config.Layer, pr.Config.Channel)
+	if p.loading == "" { // the network's layers are listed: select the preset's now
+		p.wantLayer = wantedLayer{}
+		p.selectLayer(pr.Config.Layer, pr.Config.Channel)
+	}
+}
+
+// wantedLayer is the layer and channel (-1: the whole layer) a preset or a saved picture asks
+// for, selected once its network's layers are listed.
+type wantedLayer struct {
+	name    string
+	channel int
 }
 
 func (p *DreamPanel) networkChosen(n app.DreamNetwork) {
@@ -204,8 +223,41 @@ func (p *DreamPanel) networkChosen(n app.DreamNetwork) {
 		p.updateButtons()
 		return
 	}
+	if !p.core.DreamNetworkLoaded(n.Name) {
+		// Reading GoogLeNet or VGG19 takes seconds: read it off the UI goroutine, with the
+		// pickers and Dream disabled meanwhile, and apply it if it is still the chosen one.
+		p.loading = n.Name
+		p.status.SetText("Reading " + n.Title + "...")
+		p.layerSel.Disable()
+		p.updateButtons()
+		go func() {
+			layers, err := p.core.DreamLayers(n.Name)
+			p.do(func() {
+				if p.loading != n.Name {
+					return // another network was chosen meanwhile
+				}
+				p.loading = ""
+				p.layerSel.Enable()
+				p.networkLoaded(n, layers, err)
+			})
+		}()
+		return
+	}
+	p.loading = ""
+	p.layerSel.Enable()
 	layers, err := p.core.DreamLayers(n.Name)
+	p.networkLoaded(n, layers, err)
+}
+
+// networkLoaded lists the layers of the chosen network and selects the layer a preset asked for
+// (p.wantLayer) or the network's default.
+func (p *DreamPanel) networkLoaded(n app.DreamNetwork, layers []app.LayerInfo, err error) {
 	if err != nil {
+		p.layers = nil // the chosen network has none to dream with
+		p.layerSel.Options = nil
+		p.layerSel.Refresh()
+		p.status.SetText("")
+		p.updateButtons()
 		showError(err, p.win)
 		return
 	}
@@ -216,7 +268,12 @@ func (p *DreamPanel) networkChosen(n app.DreamNetwork) {
 	}
 	p.layerSel.Options = opts
 	p.layerSel.Refresh()
-	p.selectLayer(n.DefaultLayer, -1)
+	if w := p.wantLayer; w.name != "" {
+		p.wantLayer = wantedLayer{}
+		p.selectLayer(w.name, w.channel)
+	} else {
+		p.selectLayer(n.DefaultLayer, -1)
+	}
 	p.status.SetText("")
 	p.updateButtons()
 }
@@ -353,7 +410,7 @@ func (p *DreamPanel) networkName() string {
 
 // Start begins a dream with the panel's settings.
 func (p *DreamPanel) Start() {
-	if p.running() || p.starting || p.picture == "" {
+	if p.starting || !p.canStart() {
 		return
 	}
 	cfg, long, err := p.readConfig()

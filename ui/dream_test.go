@@ -299,3 +299,38 @@ func TestDreamPanelRefreshChoices(t *testing.T) {
 		t.Errorf("the chosen network became %q, want %q", p.networkSel.Selected, chosen)
 	}
 }
+
+// TestDreamPanelReadsNetworkInBackground: choosing a network that is not read yet (here a
+// damaged VGG19 file in the store) does not read it on the UI goroutine: Dream is disabled while
+// it is read, and the error comes back through the panel's do function, leaving Dream enabled for
+// the network that works once that one is chosen again.
+func TestDreamPanelReadsNetworkInBackground(t *testing.T) {
+	p, q := newDreamPanel(t)
+	trunk := p.networkSel.Selected
+	bogus := filepath.Join(t.TempDir(), "imagenet-vgg-verydeep-19.mat")
+	if err := os.WriteFile(bogus, []byte("not really a MAT-file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.core.Store().ImportUnverified(bogus, "vgg19"); err != nil {
+		t.Fatal(err)
+	}
+	p.RefreshChoices()
+	var vgg string
+	for _, o := range p.networkSel.Options {
+		if strings.HasPrefix(o, "VGG-19") {
+			vgg = o
+		}
+	}
+	p.networkSel.SetSelected(vgg)
+	if p.loading != "vgg19" || !p.startBtn.Disabled() || !strings.HasPrefix(p.status.Text, "Reading ") {
+		t.Fatalf("while VGG-19 is read: loading %q, Dream disabled %v, status %q", p.loading, p.startBtn.Disabled(), p.status.Text)
+	}
+	q.pump(t, 30*time.Second, func() bool { return p.loading == "" })
+	if p.status.Text != "" || !p.startBtn.Disabled() {
+		t.Errorf("after the damaged file: status %q, Dream disabled %v", p.status.Text, p.startBtn.Disabled())
+	}
+	p.networkSel.SetSelected(trunk)
+	if p.loading != "" || p.startBtn.Disabled() || !strings.HasPrefix(p.layerSel.Selected, "mixed3 ") {
+		t.Errorf("back on the trunk: loading %q, Dream disabled %v, layer %q", p.loading, p.startBtn.Disabled(), p.layerSel.Selected)
+	}
+}
