@@ -2,64 +2,15 @@ package app
 
 import (
 	"errors"
-	"image"
-	"image/color"
-	"image/png"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-)
 
-// patternFolder writes perClass 64x64 PNGs of three visually distinct generated patterns
-// (horizontal stripes, vertical stripes, a checkerboard), each with random colours and phase,
-// under dir/<class>/.
-func patternFolder(t *testing.T, perClass int) string {
-	t.Helper()
-	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(21, 22))
-	for _, class := range []string{"checks", "horizontal", "vertical"} {
-		if err := os.MkdirAll(filepath.Join(dir, class), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < perClass; i++ {
-			a := color.NRGBA{uint8(rng.IntN(128)), uint8(rng.IntN(128)), uint8(rng.IntN(128)), 255}
-			b := color.NRGBA{uint8(128 + rng.IntN(128)), uint8(128 + rng.IntN(128)), uint8(128 + rng.IntN(128)), 255}
-			period, phase := 6+rng.IntN(6), rng.IntN(12)
-			img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
-			for y := 0; y < 64; y++ {
-				for x := 0; x < 64; x++ {
-					var on bool
-					switch class {
-					case "horizontal":
-						on = (y+phase)/period%2 == 0
-					case "vertical":
-						on = (x+phase)/period%2 == 0
-					default:
-						on = ((x+phase)/period+(y+phase)/period)%2 == 0
-					}
-					if on {
-						img.SetNRGBA(x, y, a)
-					} else {
-						img.SetNRGBA(x, y, b)
-					}
-				}
-			}
-			f, err := os.Create(filepath.Join(dir, class, class+"_"+string(rune('a'+i/26))+string(rune('a'+i%26))+".png"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := png.Encode(f, img); err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
-		}
-	}
-	return dir
-}
+	"convas/internal/testpics"
+)
 
 func TestTransferBackbones(t *testing.T) {
 	a := testApp(t)
@@ -335,4 +286,14 @@ func TestTransferFineTuneClassify(t *testing.T) {
 	if got := classify(&plain); slices.Equal(got, want) {
 		t.Errorf("without the tuned block the same probabilities %v", got)
 	}
+}
+
+// patternFolder writes perClass pictures of three generated patterns into a new temporary folder.
+func patternFolder(t *testing.T, perClass int) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := testpics.WritePatterns(dir, perClass, 21); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -3,55 +3,14 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"image"
-	"image/color"
-	"image/png"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"convas/app"
+	"convas/internal/testpics"
 )
-
-// patterns writes perClass 64x64 PNGs of three generated patterns (horizontal stripes, vertical
-// stripes, a checkerboard) with random colours and phase under dir/<class>/.
-func patterns(t *testing.T, dir string, perClass int) {
-	t.Helper()
-	rng := rand.New(rand.NewPCG(31, 32))
-	for _, class := range []string{"checks", "horizontal", "vertical"} {
-		os.MkdirAll(filepath.Join(dir, class), 0o755)
-		for i := 0; i < perClass; i++ {
-			a := color.NRGBA{uint8(rng.IntN(128)), uint8(rng.IntN(128)), uint8(rng.IntN(128)), 255}
-			b := color.NRGBA{uint8(128 + rng.IntN(128)), uint8(128 + rng.IntN(128)), uint8(128 + rng.IntN(128)), 255}
-			period, phase := 6+rng.IntN(6), rng.IntN(12)
-			img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
-			for y := 0; y < 64; y++ {
-				for x := 0; x < 64; x++ {
-					on := ((x+phase)/period+(y+phase)/period)%2 == 0
-					switch class {
-					case "horizontal":
-						on = (y+phase)/period%2 == 0
-					case "vertical":
-						on = (x+phase)/period%2 == 0
-					}
-					if on {
-						img.SetNRGBA(x, y, a)
-					} else {
-						img.SetNRGBA(x, y, b)
-					}
-				}
-			}
-			var buf bytes.Buffer
-			png.Encode(&buf, img)
-			name := class + "_" + string(rune('a'+i/26)) + string(rune('a'+i%26)) + ".png"
-			if err := os.WriteFile(filepath.Join(dir, class, name), buf.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
 
 // TestRetrainAndClassifyEndToEnd runs `convas retrain --json` on a folder of generated patterns
 // with the embedded trunk (a damaged picture and a duplicate among them), then `convas classify`
@@ -245,5 +204,13 @@ func TestRetrainClassifyBadInput(t *testing.T) {
 		if strings.Count(msg, "\n") != 1 || !strings.Contains(msg, c.want) {
 			t.Errorf("%v: stderr %q, want one line containing %q", c.args, msg, c.want)
 		}
+	}
+}
+
+// patterns writes perClass pictures of three generated patterns under dir/<class>/.
+func patterns(t *testing.T, dir string, perClass int) {
+	t.Helper()
+	if err := testpics.WritePatterns(dir, perClass, 31); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,12 +1,8 @@
 package ui
 
 import (
-	"bytes"
 	"fmt"
-	"image"
 	"image/color"
-	"image/png"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,45 +17,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"convas/app"
+	"convas/internal/testpics"
 )
-
-// patternPictures writes perClass 64x64 PNGs of three generated patterns (horizontal stripes,
-// vertical stripes, a checkerboard) with random colours and phase under dir/<class>/.
-func patternPictures(t *testing.T, dir string, perClass int) {
-	t.Helper()
-	rng := rand.New(rand.NewPCG(41, 42))
-	for _, class := range []string{"checks", "horizontal", "vertical"} {
-		os.MkdirAll(filepath.Join(dir, class), 0o755)
-		for i := 0; i < perClass; i++ {
-			a := color.NRGBA{uint8(rng.IntN(128)), uint8(rng.IntN(128)), uint8(rng.IntN(128)), 255}
-			b := color.NRGBA{uint8(128 + rng.IntN(128)), uint8(128 + rng.IntN(128)), uint8(128 + rng.IntN(128)), 255}
-			period, phase := 6+rng.IntN(6), rng.IntN(12)
-			img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
-			for y := 0; y < 64; y++ {
-				for x := 0; x < 64; x++ {
-					on := ((x+phase)/period+(y+phase)/period)%2 == 0
-					switch class {
-					case "horizontal":
-						on = (y+phase)/period%2 == 0
-					case "vertical":
-						on = (x+phase)/period%2 == 0
-					}
-					if on {
-						img.SetNRGBA(x, y, a)
-					} else {
-						img.SetNRGBA(x, y, b)
-					}
-				}
-			}
-			var buf bytes.Buffer
-			png.Encode(&buf, img)
-			name := class + "_" + string(rune('a'+i/26)) + string(rune('a'+i%26)) + ".png"
-			if err := os.WriteFile(filepath.Join(dir, class, name), buf.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
 
 func newTransferPanel(t *testing.T) (*TransferPanel, queue, fyne.Window) {
 	t.Helper()
@@ -466,5 +425,13 @@ func TestPhaseETA(t *testing.T) {
 	}
 	if _, eta := (phase{done: 5, skip: 5, of: 10, began: now}).eta(now); eta != "?" {
 		t.Errorf("nothing timed yet: ETA %s", eta)
+	}
+}
+
+// patternPictures writes perClass pictures of three generated patterns under dir/<class>/.
+func patternPictures(t *testing.T, dir string, perClass int) {
+	t.Helper()
+	if err := testpics.WritePatterns(dir, perClass, 41); err != nil {
+		t.Fatal(err)
 	}
 }
