@@ -572,6 +572,7 @@ func (p *TransferPanel) drain(r *app.TransferRun, job *app.Job, drained chan str
 		}
 		return time.Now()
 	}
+	seen := thumbCache{}
 	flush := func() {
 		if ph == shown && len(fresh) == 0 && len(skipped) == 0 && done == nil {
 			return
@@ -585,8 +586,11 @@ func (p *TransferPanel) drain(r *app.TransferRun, job *app.Job, drained chan str
 			cur = *ph
 		}
 		var thumbs []image.Image
-		if done != nil {
-			thumbs = thumbnails(done.Misclassified, maxGallery)
+		switch {
+		case done != nil:
+			thumbs = seen.of(done.Misclassified)
+		case len(fresh) > 0:
+			thumbs = seen.of(fresh[len(fresh)-1].Misclassified)
 		}
 		f, s, d := fresh, skipped, done
 		p.do(func() { p.apply(cur, f, s, d, loss, acc, thumbs) })
@@ -696,6 +700,9 @@ func (p *TransferPanel) apply(ph phase, fresh []app.TransferEvaluation, skipped 
 		}
 		last := fresh[len(fresh)-1]
 		p.showConfusion(last.Confusion, fmt.Sprintf("Validation set at step %d (rows: true class, columns: predicted)", last.Step))
+		if done == nil {
+			p.showMisclassified(last.Misclassified, thumbs, "validation")
+		}
 	}
 	if len(fresh) > 0 || len(skipped) > 0 {
 		p.logList.Refresh()
@@ -722,20 +729,31 @@ func (p *TransferPanel) apply(ph phase, fresh []app.TransferEvaluation, skipped 
 // maxGallery bounds the misclassified pictures shown.
 const maxGallery = 48
 
-// thumbnails reads up to n of the misclassified pictures as thumbnails, nil where one cannot be
-// read; it runs off the UI goroutine.
-func thumbnails(ms []app.TransferMisclassified, n int) []image.Image {
-	out := make([]image.Image, min(n, len(ms)))
+// thumbCache keeps the thumbnails of the misclassified pictures read so far in a run, so that the
+// gallery refreshed at every evaluation reads each picture once. It lives on the drain goroutine.
+type thumbCache map[string]image.Image
+
+// of returns thumbnails of up to maxGallery of the misclassified pictures, nil where one cannot
+// be read; it runs off the UI goroutine.
+func (c thumbCache) of(ms []app.TransferMisclassified) []image.Image {
+	out := make([]image.Image, min(maxGallery, len(ms)))
 	for i := range out {
-		if img, err := imaging.Open(ms[i].Path, imaging.AutoOrientation(true)); err == nil {
-			out[i] = imaging.Thumbnail(img, 120, 120, imaging.Linear)
+		path := ms[i].Path
+		img, ok := c[path]
+		if !ok {
+			if full, err := imaging.Open(path, imaging.AutoOrientation(true)); err == nil {
+				img = imaging.Thumbnail(full, 120, 120, imaging.Linear)
+			}
+			c[path] = img
 		}
+		out[i] = img
 	}
 	return out
 }
 
-// showMisclassified fills the gallery: each picture the final model got wrong, with its true and
-// predicted classes.
+// showMisclassified fills the gallery: each picture of set the head got wrong (the validation set
+// at the latest evaluation while it trains, the final model's confusion set at the end), with its
+// true and predicted classes.
 func (p *TransferPanel) showMisclassified(ms []app.TransferMisclassified, thumbs []image.Image, set string) {
 	p.gallery.Objects = nil
 	for i, m := range ms {

@@ -201,9 +201,15 @@ func TestTransferPanelGallery(t *testing.T) {
 		{Path: filepath.Join(dir, "checks", "checks_aa.png"), True: 0, Predicted: 2, Probability: 0.7},
 		{Path: filepath.Join(dir, "gone.png"), True: 1, Predicted: 0, Probability: 0.6},
 	}
-	thumbs := thumbnails(ms, maxGallery)
+	cache := thumbCache{}
+	thumbs := cache.of(ms)
 	if thumbs[0] == nil || thumbs[1] != nil || thumbs[0].Bounds().Dx() != 120 {
 		t.Fatalf("thumbnails %v", thumbs)
+	}
+	// A picture is read once a run: removed from disk, it still shows from the cache.
+	os.Remove(ms[0].Path)
+	if again := cache.of(ms); again[0] != thumbs[0] {
+		t.Errorf("the second gallery read the picture again")
 	}
 	p.showMisclassified(ms, thumbs, "validation")
 	if len(p.gallery.Objects) != 2 || p.bottomTabs.Items[1].Text != "Misclassified (2, validation set)" {
@@ -227,7 +233,7 @@ func TestTransferPanelGallery(t *testing.T) {
 	}
 	// Only maxGallery pictures are read.
 	many := make([]app.TransferMisclassified, maxGallery+5)
-	if n := len(thumbnails(many, maxGallery)); n != maxGallery {
+	if n := len(thumbCache{}.of(many)); n != maxGallery {
 		t.Errorf("%d thumbnails for %d pictures", n, len(many))
 	}
 }

@@ -388,8 +388,10 @@ func trainTuned(ctx context.Context, cfg Config, t Trunk, d *DataSet, bn *Bottle
 			if err != nil {
 				return nil, nil, err
 			}
-			ev.ValidationLoss, ev.ValidationAccuracy, ev.Confusion, _ = head.score(v)
-			res.History = append(res.History, ev)
+			var wrong []int
+			ev.ValidationLoss, ev.ValidationAccuracy, ev.Confusion, wrong = head.score(v)
+			ev.Misclassified = head.misclassified(v, wrong, d)
+			res.History = append(res.History, ev.withoutPictures())
 			if onEval != nil {
 				onEval(ev)
 			}
@@ -410,13 +412,7 @@ func trainTuned(ctx context.Context, cfg Config, t Trunk, d *DataSet, bn *Bottle
 	e := final[res.ConfusionSet]
 	var wrong []int
 	_, _, res.Confusion, wrong = head.score(e)
-	dim := head.In
-	for _, w := range wrong {
-		probs := head.forward(e.x[w*dim:(w+1)*dim], 1).probs
-		pred := argmax(probs)
-		res.Misclassified = append(res.Misclassified, Misclassified{Path: d.Pictures[e.index[w]].Path,
-			True: e.labels[w], Predicted: pred, Probability: float64(probs[pred])})
-	}
+	res.Misclassified = head.misclassified(e, wrong, d)
 	return res, tuned, nil
 }
 

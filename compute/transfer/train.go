@@ -88,6 +88,9 @@ type Evaluation struct {
 	// Confusion counts the validation pictures by true class (row) and predicted class
 	// (column). It is a new matrix each time.
 	Confusion [][]int
+	// Misclassified lists the validation pictures the head got wrong at this evaluation (not
+	// kept in Result.History).
+	Misclassified []Misclassified
 }
 
 // Done ends a run that finished.
@@ -233,8 +236,10 @@ func train(ctx context.Context, cfg Config, d *DataSet, bn *Bottlenecks, dist *d
 			// The scores after this step's update, as retrain.py's evaluation after train_step.
 			ev := Evaluation{Step: step, Steps: cfg.Steps, TrainLoss: loss,
 				TrainAccuracy: 100 * float64(right) / float64(cfg.BatchSize)}
-			ev.ValidationLoss, ev.ValidationAccuracy, ev.Confusion, _ = head.score(sets[Validation])
-			res.History = append(res.History, ev)
+			var wrong []int
+			ev.ValidationLoss, ev.ValidationAccuracy, ev.Confusion, wrong = head.score(sets[Validation])
+			ev.Misclassified = head.misclassified(sets[Validation], wrong, d)
+			res.History = append(res.History, ev.withoutPictures())
 			if onEval != nil {
 				onEval(ev)
 			}
@@ -252,14 +257,28 @@ func train(ctx context.Context, cfg Config, d *DataSet, bn *Bottlenecks, dist *d
 	}
 	var wrong []int
 	_, _, res.Confusion, wrong = head.score(sets[res.ConfusionSet])
+	res.Misclassified = head.misclassified(sets[res.ConfusionSet], wrong, d)
+	return res, nil
+}
+
+// withoutPictures returns the evaluation without its list of misclassified pictures, as a run's
+// history keeps it.
+func (ev Evaluation) withoutPictures() Evaluation {
+	ev.Misclassified = nil
+	return ev
+}
+
+// misclassified describes the examples of e at the positions wrong (which the head got wrong):
+// each picture's path, true class, and the head's prediction with its probability.
+func (h *Head) misclassified(e *examples, wrong []int, d *DataSet) []Misclassified {
+	var out []Misclassified
 	for _, w := range wrong {
-		e := sets[res.ConfusionSet]
-		probs := head.forward(e.x[w*dim:(w+1)*dim], 1).probs
+		probs := h.forward(e.x[w*h.In:(w+1)*h.In], 1).probs
 		pred := argmax(probs)
-		res.Misclassified = append(res.Misclassified, Misclassified{Path: d.Pictures[e.index[w]].Path,
+		out = append(out, Misclassified{Path: d.Pictures[e.index[w]].Path,
 			True: e.labels[w], Predicted: pred, Probability: float64(probs[pred])})
 	}
-	return res, nil
+	return out
 }
 
 // score returns the head's mean loss, accuracy (percent) and confusion matrix on a set, and the

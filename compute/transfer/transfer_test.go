@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -494,6 +495,24 @@ func TestTrainSeparable(t *testing.T) {
 		if len(evals) != 10 || evals[9].Step != 200 {
 			t.Errorf("%s: %d evaluations", cfg.Optimizer, len(evals))
 		}
+		// Each evaluation lists exactly the validation pictures its confusion matrix counts wrong;
+		// the history keeps the scores without the list.
+		for _, e := range evals {
+			wrong := e.Confusion[0][1] + e.Confusion[1][0]
+			if len(e.Misclassified) != wrong {
+				t.Errorf("%s step %d: %d misclassified listed, the matrix %v counts %d", cfg.Optimizer, e.Step, len(e.Misclassified), e.Confusion, wrong)
+			}
+			for _, m := range e.Misclassified {
+				if m.True == m.Predicted || m.Probability < 0.5 {
+					t.Errorf("%s step %d: %+v is not a mistake of a two-class head", cfg.Optimizer, e.Step, m)
+				}
+			}
+		}
+		for _, h := range res.History {
+			if h.Misclassified != nil {
+				t.Errorf("%s: the history keeps the misclassified pictures of step %d", cfg.Optimizer, h.Step)
+			}
+		}
 		if res.ValidationAccuracy != 100 || res.TestAccuracy != 100 {
 			t.Errorf("%s hidden %d: validation %.1f%%, test %.1f%%", cfg.Optimizer, cfg.Hidden, res.ValidationAccuracy, res.TestAccuracy)
 		}
@@ -507,6 +526,30 @@ func TestTrainSeparable(t *testing.T) {
 		if !slices.Equal(again.Head.W2, res.Head.W2) {
 			t.Errorf("%s: the same seed gave another head", cfg.Optimizer)
 		}
+	}
+	// Three validation pictures labelled against their features: the trained head gets exactly
+	// those wrong, and the last evaluation lists them.
+	flipped := &DataSet{Classes: d.Classes, Pictures: slices.Clone(d.Pictures)}
+	var want []string
+	for i := range flipped.Pictures {
+		flipped.Pictures[i].Path = fmt.Sprintf("p%02d", i)
+		if flipped.Pictures[i].Set == Validation && len(want) < 3 {
+			flipped.Pictures[i].Class = 1 - flipped.Pictures[i].Class
+			want = append(want, flipped.Pictures[i].Path)
+		}
+	}
+	var last Evaluation
+	if _, err := Train(context.Background(), Config{Optimizer: "sgd", LearningRate: 0.5, BatchSize: 16, Steps: 200, EvalEvery: 200, Seed: 1},
+		flipped, bn, nil, func(e Evaluation) { last = e }); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range last.Misclassified {
+		got = append(got, m.Path)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("misclassified validation pictures %q, want the flipped %q", got, want)
 	}
 	bad := DefaultConfig()
 	bad.LearningRate = 0
