@@ -125,10 +125,7 @@ func (m *CIFAR10CNN) Build(batch int) (*Graph, error) {
 	block := func(n int, in, filt, bias *G.Node) (*G.Node, error) {
 		wrap := func(layer string, err error) error { return fmt.Errorf("models: %s%d: %w", layer, n, err) }
 		h, wd := in.Shape()[2], in.Shape()[3]
-		c, err := nn.Conv2D(in, filt, nn.Same(h, wd, cifarKernel, cifarKernel, 1, 1), 1, 1)
-		if err == nil {
-			c, err = nn.AddBias(c, bias)
-		}
+		c, err := nn.Conv2DBias(in, filt, bias, nn.Same(h, wd, cifarKernel, cifarKernel, 1, 1), 1, 1)
 		if err == nil {
 			c, err = nn.ReLU(c)
 		}
@@ -162,19 +159,6 @@ func (m *CIFAR10CNN) Build(batch int) (*Graph, error) {
 	flat, err := G.Reshape(h2, tensor.Shape{batch, s.flatSize()})
 	if err != nil {
 		return nil, fmt.Errorf("models: flatten %v: %w", h2.Shape(), err)
-	}
-	dense := func(name string, in, wt, b *G.Node, relu bool) (*G.Node, error) {
-		out, err := G.Mul(in, wt)
-		if err == nil {
-			out, err = nn.AddBias(out, b)
-		}
-		if err == nil && relu {
-			out, err = nn.ReLU(out)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("models: %s: %w", name, err)
-		}
-		return out, nil
 	}
 	f1, err := dense("fc1", flat, w[4], w[5], true)
 	if err != nil {

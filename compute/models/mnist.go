@@ -107,19 +107,6 @@ func (m *MNISTCNN) Build(batch int) (*Graph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("models: flatten %v: %w", h2.Shape(), err)
 	}
-	dense := func(name string, in, wt, b *G.Node, relu bool) (*G.Node, error) {
-		out, err := nn.MatMul(in, wt)
-		if err == nil {
-			out, err = nn.AddBias(out, b)
-		}
-		if err == nil && relu {
-			out, err = nn.ReLU(out)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("models: %s: %w", name, err)
-		}
-		return out, nil
-	}
 	f1, err := dense("fc1", flat, w[4], w[5], true)
 	if err != nil {
 		return nil, err
@@ -132,6 +119,22 @@ func (m *MNISTCNN) Build(batch int) (*Graph, error) {
 		return nil, err
 	}
 	return &Graph{G: g, Input: x, Logits: logits, Weights: w}, nil
+}
+
+// dense is a fully connected layer: in (batch, k) times wt (k, m) on this build's BLAS, plus the
+// bias b (m), then a ReLU when relu is set.
+func dense(name string, in, wt, b *G.Node, relu bool) (*G.Node, error) {
+	out, err := nn.MatMul(in, wt)
+	if err == nil {
+		out, err = nn.AddBias(out, b)
+	}
+	if err == nil && relu {
+		out, err = nn.ReLU(out)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("models: %s: %w", name, err)
+	}
+	return out, nil
 }
 
 func expect(layer string, n *G.Node, want ...int) error {
