@@ -616,13 +616,7 @@ func (p *DreamPanel) networkTitles() []string {
 // the Models tab becomes available), keeping the choice.
 func (p *DreamPanel) RefreshChoices() {
 	chosen := p.networks[p.networkSel.Selected].Name
-	p.networkSel.Options = p.networkTitles()
-	for t, n := range p.networks {
-		if n.Name == chosen {
-			p.networkSel.Selected = t // no OnChanged: the choice is the same
-		}
-	}
-	p.networkSel.Refresh()
+	relabel(p.networkSel, p.networkTitles(), func(t string) bool { return p.networks[t].Name == chosen })
 }
 
 // SaveDialog saves the finished dream as PNG with its settings.

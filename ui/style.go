@@ -783,13 +783,7 @@ func (p *StylePanel) networkTitles() []string {
 // the Models tab becomes available), keeping the choice.
 func (p *StylePanel) RefreshChoices() {
 	chosen := p.networks[p.networkSel.Selected].Name
-	p.networkSel.Options = p.networkTitles()
-	for t, n := range p.networks {
-		if n.Name == chosen {
-			p.networkSel.Selected = t // no OnChanged: the choice is the same
-		}
-	}
-	p.networkSel.Refresh()
+	relabel(p.networkSel, p.networkTitles(), func(t string) bool { return p.networks[t].Name == chosen })
 }
 
 // SaveDialog saves the result as PNG with the settings in its text chunks.

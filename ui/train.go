@@ -280,13 +280,7 @@ func (p *TrainPanel) RefreshChoices() {
 			labels = append(labels, label)
 		}
 	}
-	p.datasetSelect.Options = labels
-	for label, name := range p.datasetNames {
-		if name == chosen {
-			p.datasetSelect.Selected = label // no OnChanged: the choice is the same
-		}
-	}
-	p.datasetSelect.Refresh()
+	relabel(p.datasetSelect, labels, func(l string) bool { return p.datasetNames[l] == chosen })
 }
 
 func (p *TrainPanel) selectDataset(name string) {

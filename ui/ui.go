@@ -221,6 +221,18 @@ func showAbout(w fyne.Window) {
 	dialog.ShowCustom("About Convas", "Close", scroll, w)
 }
 
+// relabel gives a picker new option labels and selects the one that names the same choice as
+// before (same reports it), without calling OnChanged: the choice itself has not changed.
+func relabel(sel *widget.Select, labels []string, same func(label string) bool) {
+	sel.Options = labels
+	for _, l := range labels {
+		if same(l) {
+			sel.Selected = l
+		}
+	}
+	sel.Refresh()
+}
+
 // savePictureDialog asks where to save a picture (name suggested), saves it with save and says
 // where in status; an error shows in a dialog.
 func savePictureDialog(win fyne.Window, name string, save func(path string) error, status *widget.Label) {
