@@ -1,0 +1,285 @@
+//go:build cgo && !purego
+
+package wino
+
+// #cgo CFLAGS: -O3
+// #cgo LDFLAGS: -lopenblas
+// #include "wino.h"
+import "C"
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// Available reports whether this build computes Winograd convolutions (cgo and OpenBLAS);
+// without, every pass returns ErrUnavailable.
+const Available = true
+
+// defaultChunkBytes bounds the work memory of one chunk of tiles (V and M together): 36·(C+O)·4
+// bytes a tile. A chunk this size stays in the 32 MiB L3 cache shared by the cores.
+const defaultChunkBytes = 8 << 20
+
+// stage is one parallel step of a pass, split over the workspace's goroutines.
+type stage int
+
+const (
+	stageFilter stage = iota
+	stageInput
+	stageOutput
+)
+
+// Workspace holds the work buffers of Winograd passes: the transformed filter of the last call,
+// and V and M for one chunk of tiles. They grow to the largest shape run and are kept, so that
+// repeated calls allocate nothing. The zero value is ready to use; a Workspace must not be used
+// by two goroutines at once.
+type Workspace struct {
+	u, v, m []float32
+
+	// isa is the transforms' instruction set: 0 until the first call looks, 1 baseline x86-64,
+	// 2 AVX2+FMA. Tests set 1 to check the baseline build on AVX2 machines.
+	isa int
+	// chunkBytes overrides defaultChunkBytes when positive (benchmarks).
+	chunkBytes int
+
+	// The current stage and its arguments, read by the goroutines of parallel.
+	st               stage
+	geom             C.wino_geom
+	src, dst, buf    unsafe.Pointer // the stage's input, output and third buffer (weights or bias)
+	tstart, tc, ld   int
+	rows, cols, back int // filter stage
+	parts            []func()
+	nparts           int
+	wg               sync.WaitGroup
+}
+
+// Filter holds weights transformed for one convolution and pass, for callers whose weights do
+// not change between calls (style transfer and DeepDream run a fixed network hundreds of times):
+// ForwardFilter and BackwardDataFilter then skip the filter transform, which dominates small
+// images with many channels. Set it again when the weights change.
+type Filter struct {
+	c    Conv
+	back bool
+	u    []float32
+}
+
+// Forward computes dst = conv(src, weights) (+ bias[o] on output channel o when bias is not nil)
+// for c: src N·C·H·W, weights O·C·3·3, bias O or nil, dst N·O·OH·OW, overwritten.
+func (ws *Workspace) Forward(c Conv, src, weights, bias, dst []float32) error {
+	if err := c.checkSizes("forward", src, weights, bias, dst, true); err != nil {
+		return err
+	}
+	ws.u = grow(ws.u, 36*c.O*c.C)
+	ws.transform(c, weights, ws.u, false)
+	ws.run(forwardGeom(c), src, dst, bias, ws.u)
+	return nil
+}
+
+// BackwardData computes diffSrc (N·C·H·W, overwritten) from diffDst (N·O·OH·OW) and weights
+// (O·C·3·3): the gradient of Forward's output with respect to its input, which is the stride-1
+// correlation of diffDst with the weights rotated by 180° and O and C swapped, padded by
+// 2-PadTop, 2-PadBottom, 2-PadLeft and 2-PadRight (a negative pad crops diffDst).
+func (ws *Workspace) BackwardData(c Conv, diffDst, weights, diffSrc []float32) error {
+	if err := c.checkSizes("backward-data", diffSrc, weights, nil, diffDst, false); err != nil {
+		return err
+	}
+	ws.u = grow(ws.u, 36*c.O*c.C)
+	ws.transform(c, weights, ws.u, true)
+	ws.run(backwardGeom(c), diffDst, diffSrc, nil, ws.u)
+	return nil
+}
+
+// SetForward transforms weights (O·C·3·3) for Forward passes of c into f.
+func (ws *Workspace) SetForward(f *Filter, c Conv, weights []float32) error {
+	return ws.setFilter(f, c, weights, false)
+}
+
+// SetBackwardData transforms weights (O·C·3·3) for BackwardData passes of c into f.
+func (ws *Workspace) SetBackwardData(f *Filter, c Conv, weights []float32) error {
+	return ws.setFilter(f, c, weights, true)
+}
+
+func (ws *Workspace) setFilter(f *Filter, c Conv, weights []float32, back bool) error {
+	if err := c.Supported(); err != nil {
+		return err
+	}
+	if len(weights) != c.O*c.C*9 {
+		return fmt.Errorf("wino: filter: %d weights do not fit %+v (want %d)", len(weights), c, c.O*c.C*9)
+	}
+	f.c, f.back = c, back
+	f.u = grow(f.u, 36*c.O*c.C)
+	ws.transform(c, weights, f.u, back)
+	return nil
+}
+
+// ForwardFilter is Forward with weights transformed beforehand by SetForward for the same c.
+func (ws *Workspace) ForwardFilter(c Conv, src []float32, f *Filter, bias, dst []float32) error {
+	if f == nil || f.c != c || f.back || len(f.u) != 36*c.O*c.C {
+		return fmt.Errorf("wino: forward: the filter was not set for the forward pass of %+v", c)
+	}
+	oh, ow := c.OutSize()
+	if len(src) != c.N*c.C*c.H*c.W || len(dst) != c.N*c.O*oh*ow || (bias != nil && len(bias) != c.O) {
+		return fmt.Errorf("wino: forward: buffers of %d, %d and %d elements do not fit %+v", len(src), len(bias), len(dst), c)
+	}
+	ws.run(forwardGeom(c), src, dst, bias, f.u)
+	return nil
+}
+
+// BackwardDataFilter is BackwardData with weights transformed beforehand by SetBackwardData
+// for the same c.
+func (ws *Workspace) BackwardDataFilter(c Conv, diffDst []float32, f *Filter, diffSrc []float32) error {
+	if f == nil || f.c != c || !f.back || len(f.u) != 36*c.O*c.C {
+		return fmt.Errorf("wino: backward-data: the filter was not set for the backward-data pass of %+v", c)
+	}
+	oh, ow := c.OutSize()
+	if len(diffSrc) != c.N*c.C*c.H*c.W || len(diffDst) != c.N*c.O*oh*ow {
+		return fmt.Errorf("wino: backward-data: buffers of %d and %d elements do not fit %+v", len(diffDst), len(diffSrc), c)
+	}
+	ws.run(backwardGeom(c), diffDst, diffSrc, nil, f.u)
+	return nil
+}
+
+// forwardGeom is the tiling of Forward: input src, output dst.
+func forwardGeom(c Conv) C.wino_geom {
+	oh, ow := c.OutSize()
+	return C.wino_geom{
+		n: C.long(c.N), ci: C.long(c.C), h: C.long(c.H), w: C.long(c.W),
+		co: C.long(c.O), oh: C.long(oh), ow: C.long(ow),
+		pad_t: C.long(c.PadTop), pad_l: C.long(c.PadLeft),
+		tiles_h: C.long((oh + 3) / 4), tiles_w: C.long((ow + 3) / 4),
+	}
+}
+
+// backwardGeom is the tiling of BackwardData: input diff_dst (O channels of OH x OW), output
+// diff_src (C channels of H x W), pads 2-PadTop and 2-PadLeft.
+func backwardGeom(c Conv) C.wino_geom {
+	oh, ow := c.OutSize()
+	return C.wino_geom{
+		n: C.long(c.N), ci: C.long(c.O), h: C.long(oh), w: C.long(ow),
+		co: C.long(c.C), oh: C.long(c.H), ow: C.long(c.W),
+		pad_t: C.long(2 - c.PadTop), pad_l: C.long(2 - c.PadLeft),
+		tiles_h: C.long((c.H + 3) / 4), tiles_w: C.long((c.W + 3) / 4),
+	}
+}
+
+// grow returns s resized to n elements, reallocated only when its capacity is short.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// setup fixes the instruction set and the goroutines on the first call.
+func (ws *Workspace) setup() {
+	if ws.isa == 0 {
+		ws.isa = 1
+		if C.wino_has_avx2() != 0 {
+			ws.isa = 2
+		}
+	}
+	p := runtime.GOMAXPROCS(0)
+	if len(ws.parts) < p {
+		ws.parts = make([]func(), p)
+		for i := range ws.parts {
+			i := i
+			ws.parts[i] = func() { ws.part(i) }
+		}
+	}
+	ws.nparts = p
+}
+
+// transform writes the filter transform of weights into u, rows split between goroutines.
+func (ws *Workspace) transform(c Conv, weights, u []float32, back bool) {
+	ws.setup()
+	ws.st, ws.buf, ws.dst = stageFilter, unsafe.Pointer(&weights[0]), unsafe.Pointer(&u[0])
+	ws.rows, ws.cols, ws.back = c.O, c.C, 0
+	if back {
+		ws.rows, ws.cols, ws.back = c.C, c.O, 1
+	}
+	ws.parallel()
+	runtime.KeepAlive(weights)
+	runtime.KeepAlive(u)
+}
+
+// run computes one pass over all tiles of g, chunk by chunk, with the transformed filter u.
+func (ws *Workspace) run(g C.wino_geom, src, dst, bias, u []float32) {
+	ws.setup()
+	ci, co := int(g.ci), int(g.co)
+	total := int(g.n * g.tiles_h * g.tiles_w)
+	budget := ws.chunkBytes
+	if budget <= 0 {
+		budget = defaultChunkBytes
+	}
+	tc := budget / (36 * 4 * (ci + co)) / 8 * 8
+	tc = max(tc, 8)
+	tc = min(tc, (total+7)/8*8)
+	ld := tc
+	ws.v = grow(ws.v, 36*ci*ld)
+	ws.m = grow(ws.m, 36*co*ld)
+	ws.geom, ws.ld = g, ld
+	pu, pv, pm := unsafe.Pointer(&u[0]), unsafe.Pointer(&ws.v[0]), unsafe.Pointer(&ws.m[0])
+	var pbias unsafe.Pointer
+	if bias != nil {
+		pbias = unsafe.Pointer(&bias[0])
+	}
+	for t0 := 0; t0 < total; t0 += tc {
+		n := min(tc, total-t0)
+		ws.tstart, ws.tc = t0, n
+		ws.st, ws.src, ws.dst = stageInput, unsafe.Pointer(&src[0]), pv
+		ws.parallel()
+		C.wino_gemms((*C.float)(pu), (*C.float)(pv), (*C.float)(pm), C.long(co), C.long(ci), C.long(n), C.long(ld), 0, 36)
+		ws.st, ws.src, ws.dst, ws.buf = stageOutput, pm, unsafe.Pointer(&dst[0]), pbias
+		ws.parallel()
+	}
+	ws.src, ws.dst, ws.buf = nil, nil, nil
+	runtime.KeepAlive(src)
+	runtime.KeepAlive(dst)
+	runtime.KeepAlive(bias)
+	runtime.KeepAlive(u)
+}
+
+// parallel runs the current stage in ws.nparts parts, part 0 on the calling goroutine.
+func (ws *Workspace) parallel() {
+	ws.wg.Add(ws.nparts - 1)
+	for i := 1; i < ws.nparts; i++ {
+		go ws.parts[i]()
+	}
+	ws.part(0)
+	ws.wg.Wait()
+}
+
+// part runs part i of the current stage: an equal share of its rows, input channels or output
+// channels.
+func (ws *Workspace) part(i int) {
+	if i > 0 {
+		defer ws.wg.Done()
+	}
+	n := 0
+	switch ws.st {
+	case stageFilter:
+		n = ws.rows
+	case stageInput:
+		n = int(ws.geom.ci)
+	case stageOutput:
+		n = int(ws.geom.co)
+	}
+	lo, hi := n*i/ws.nparts, n*(i+1)/ws.nparts
+	if lo == hi {
+		return
+	}
+	avx2 := C.int(0)
+	if ws.isa == 2 {
+		avx2 = 1
+	}
+	switch ws.st {
+	case stageFilter:
+		C.wino_filter((*C.float)(ws.buf), (*C.float)(ws.dst), C.long(ws.rows), C.long(ws.cols), C.long(lo), C.long(hi), C.int(ws.back), avx2)
+	case stageInput:
+		C.wino_input((*C.float)(ws.src), (*C.float)(ws.dst), ws.geom, C.long(ws.tstart), C.long(ws.tc), C.long(ws.ld), C.long(lo), C.long(hi), avx2)
+	case stageOutput:
+		C.wino_output((*C.float)(ws.src), (*C.float)(ws.dst), (*C.float)(ws.buf), ws.geom, C.long(ws.tstart), C.long(ws.tc), C.long(ws.ld), C.long(lo), C.long(hi), avx2)
+	}
+}
