@@ -102,7 +102,10 @@ func (g *poolGeom) cols(ow int) (w0, w1 int) {
 // maxPoolForward pools every (n, c) plane of x into y, planes split over goroutines. Each
 // window's maximum is its first cell replaced by every later cell (in row-major order) that is
 // strictly greater, so the value is that of the cell the backward pass routes to.
-func maxPoolForward[T float](g *poolGeom, x, y []T) {
+func maxPoolForward[T float](g *poolGeom, x, y []T, scratch *[]int32) {
+	if x32, ok := any(x).([]float32); ok && maxPoolF32(g, x32, any(y).([]float32), nil, scratch) {
+		return
+	}
 	in, out := g.h*g.w, g.oh*g.ow
 	parallelFor(g.n*g.c, func(_, lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
@@ -203,7 +206,10 @@ func maxPoolBackward[T float](g *poolGeom, x, dy, dx []T) {
 
 // maxPoolForwardMask is maxPoolForward that also writes into mask, for each output, the index
 // in its plane of the input cell it copied (the first maximum of its window).
-func maxPoolForwardMask[T float](g *poolGeom, x, y []T, mask []int32) {
+func maxPoolForwardMask[T float](g *poolGeom, x, y []T, mask []int32, scratch *[]int32) {
+	if x32, ok := any(x).([]float32); ok && maxPoolF32(g, x32, any(y).([]float32), mask, scratch) {
+		return
+	}
 	in, out := g.h*g.w, g.oh*g.ow
 	parallelFor(g.n*g.c, func(_, lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
@@ -343,6 +349,8 @@ type poolMask struct {
 	idx []int32
 	x   unsafe.Pointer
 	n   int
+	// scratch is the float32 kernel's work space (maxPoolF32), kept across runs.
+	scratch []int32
 }
 
 // valid reports whether the mask was computed on the float data x.
@@ -412,9 +420,9 @@ func (op *maxPool2DOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gor
 	}
 	if !op.record {
 		if x.Dtype() == tensor.Float32 {
-			maxPoolForward(&g, dataOf[float32](x), dataOf[float32](y))
+			maxPoolForward(&g, dataOf[float32](x), dataOf[float32](y), &op.mask.scratch)
 		} else {
-			maxPoolForward(&g, dataOf[float64](x), dataOf[float64](y))
+			maxPoolForward(&g, dataOf[float64](x), dataOf[float64](y), nil)
 		}
 		return y, nil
 	}
@@ -424,9 +432,9 @@ func (op *maxPool2DOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gor
 	}
 	op.mask.idx = op.mask.idx[:n]
 	if x.Dtype() == tensor.Float32 {
-		maxPoolForwardMask(&g, dataOf[float32](x), dataOf[float32](y), op.mask.idx)
+		maxPoolForwardMask(&g, dataOf[float32](x), dataOf[float32](y), op.mask.idx, &op.mask.scratch)
 	} else {
-		maxPoolForwardMask(&g, dataOf[float64](x), dataOf[float64](y), op.mask.idx)
+		maxPoolForwardMask(&g, dataOf[float64](x), dataOf[float64](y), op.mask.idx, nil)
 	}
 	op.mask.x, op.mask.n = dataPointer(x), x.Shape().TotalSize()
 	return y, nil

@@ -178,18 +178,21 @@ func TestMaxPoolKernelsMatchNaive(t *testing.T) {
 		}
 		x := make([]float32, n*c*h*w)
 		for i := range x {
-			x[i] = float32(r.IntN(4))
+			x[i] = float32(r.IntN(4)) // ties, to check that each kernel takes the first maximum
+			if tc%3 == 2 {
+				x[i] -= 3 // and negative values, which the float32 kernel orders through integer keys
+			}
 		}
 		dy := make([]float32, n*c*g.oh*g.ow)
 		for i := range dy {
 			dy[i] = float32(1 + r.IntN(9))
 		}
 		y, dx := make([]float32, len(dy)), make([]float32, len(x))
-		maxPoolForward(&g, x, y)
+		maxPoolForward(&g, x, y, nil)
 		maxPoolBackward(&g, x, dy, dx)
 		// The same through the mask, which the ops use once differentiated.
 		my, mdx, mask := make([]float32, len(dy)), make([]float32, len(x)), make([]int32, len(dy))
-		maxPoolForwardMask(&g, x, my, mask)
+		maxPoolForwardMask(&g, x, my, mask, nil)
 		maxPoolRoute(&g, mask, dy, mdx)
 		wantY, wantDX := make([]float32, len(dy)), make([]float32, len(x))
 		for pl := 0; pl < n*c; pl++ {
