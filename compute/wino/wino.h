@@ -17,22 +17,29 @@ typedef struct {
 // wino_has_avx2 reports whether this CPU runs the AVX2+FMA versions of the transforms.
 int wino_has_avx2(void);
 
-// wino_filter writes U[a][r][k] (a < 36, r < rows, k < cols, row-major) for rows r in [r0, r1).
-// Forward (back = 0): rows = O, cols = C, U = G w[r][k] G^T. BackwardData (back = 1): rows = C,
-// cols = O, U = G rot180(w[k][r]) G^T. w is OIHW with 3x3 kernels, O = rows or cols as above.
-void wino_filter(const float *w, float *u, long rows, long cols, long r0, long r1, int back, int avx2);
+// The packed layouts, for the AVX2 product kernel (MR x NR blocks of 6 channels by 16 tiles):
+//   U[a][ob][k][r]  a < 36, ob < ceil(rows/6), k < cols, r < 6: transformed filter of row
+//                   6·ob+r (output channel of the pass) and column k (input channel), zero in
+//                   rows past the last;
+//   V[a][jb][c][j]  jb < nb, c < ci, j < 16: input transform of channel c in tile tstart+16·jb+j
+//                   of the chunk (zero past its tc tiles);
+//   M[a][jb][o][j]  the products, o < co.
+// Consecutive positions a are one cache line (16 floats) further apart than their data.
 
-// wino_input writes V[a][c][j] = (B^T d B)[a] for the tiles tstart+j, j < tc, channels c in
-// [c0, c1); V's rows hold ld >= roundup(tc, 8) floats, and columns tc..roundup(tc, 8) get zeros.
-void wino_input(const float *src, float *v, wino_geom g, long tstart, long tc, long ld, long c0, long c1, int avx2);
+// wino_filter writes the blocks [ob0, ob1) of U, ob1 <= ceil(rows/6). Forward (back = 0): rows = O,
+// cols = C, from w[r][k]. BackwardData (back = 1): rows = C, cols = O, from w[k][r] rotated by
+// 180 degrees. w is OIHW with 3x3 kernels.
+void wino_filter(const float *w, float *u, long rows, long cols, long ob0, long ob1, int back, int avx2);
 
-// wino_gemms computes M[a] = U[a] V[a] (co x ci times ci x tc, V and M with row stride ld) for
-// a in [a0, a1) with OpenBLAS's sgemm.
-void wino_gemms(const float *u, const float *v, float *m, long co, long ci, long tc, long ld, int a0, int a1);
+// wino_input writes V for the tiles tstart+j, j < tc <= 16·nb, channels c in [c0, c1).
+void wino_input(const float *src, float *v, wino_geom g, long tstart, long tc, long nb, long c0, long c1, int avx2);
+
+// wino_gemm computes M[a] = U[a] V[a] (co x ci times ci x 16·nb) for a in [a0, a1).
+void wino_gemm(const float *u, const float *v, float *m, long co, long ci, long nb, long a0, long a1, int avx2);
 
 // wino_output writes dst (NCHW, co channels of oh x ow) from M for the tiles tstart+j, j < tc,
 // and output channels [o0, o1): Y = A^T M A, plus bias[o] when bias is not NULL, only the part
 // of each 4x4 tile inside the output.
-void wino_output(const float *m, float *dst, const float *bias, wino_geom g, long tstart, long tc, long ld, long o0, long o1, int avx2);
+void wino_output(const float *m, float *dst, const float *bias, wino_geom g, long tstart, long tc, long nb, long o0, long o1, int avx2);
 
 #endif

@@ -3,7 +3,6 @@
 package wino
 
 // #cgo CFLAGS: -O3
-// #cgo LDFLAGS: -lopenblas
 // #include "wino.h"
 import "C"
 
@@ -11,6 +10,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -18,42 +18,65 @@ import (
 // without, every pass returns ErrUnavailable.
 const Available = true
 
-// defaultChunkBytes bounds the work memory of one chunk of tiles (V and M together): 36·(C+O)·4
-// bytes a tile. A chunk this size stays in the 32 MiB L3 cache shared by the cores.
-const defaultChunkBytes = 8 << 20
+// defaultChunkBytes bounds the work memory (V and M) of one chunk of tiles, 36·(C+O)·4 bytes a
+// tile: a worker's chunk stays in its core's share of the cache.
+const defaultChunkBytes = 2 << 20
+
+// Layout blocks of the C kernels (wino.h): 6 output channels by 16 tiles.
+const (
+	mr = 6
+	nr = 16
+)
 
 // stage is one parallel step of a pass, split over the workspace's goroutines.
 type stage int
 
 const (
-	stageFilter stage = iota
-	stageInput
-	stageOutput
+	stageFilter stage = iota // rows of the filter transform
+	stageChunks              // whole chunks, each worker taking the next one
+	stageInput               // input channels of one chunk's input transform
+	stageGEMM                // transform positions of one chunk's products
+	stageOutput              // output channels of one chunk's output transform
+)
+
+// Scheduling modes of Workspace.mode.
+const (
+	modeAuto   = iota // modeChunks when there are at least two chunks a worker, else modeStages
+	modeChunks        // each worker runs whole chunks (no barriers; a V and M each)
+	modeStages        // chunk after chunk, each stage split between the workers
 )
 
 // Workspace holds the work buffers of Winograd passes: the transformed filter of the last call,
-// and V and M for one chunk of tiles. They grow to the largest shape run and are kept, so that
-// repeated calls allocate nothing. The zero value is ready to use; a Workspace must not be used
-// by two goroutines at once.
+// and V and M for one chunk of tiles a worker goroutine. They grow to the largest shape run and
+// are kept, so that repeated calls allocate nothing. The zero value is ready to use; a Workspace
+// must not be used by two goroutines at once.
 type Workspace struct {
-	u, v, m []float32
+	u    []float32
+	bufs []chunkBuf
 
-	// isa is the transforms' instruction set: 0 until the first call looks, 1 baseline x86-64,
+	// isa is the kernels' instruction set: 0 until the first call looks, 1 baseline x86-64,
 	// 2 AVX2+FMA. Tests set 1 to check the baseline build on AVX2 machines.
 	isa int
-	// chunkBytes overrides defaultChunkBytes when positive (benchmarks).
-	chunkBytes int
+	// chunkBytes overrides defaultChunkBytes when positive, and mode modeAuto (tests and
+	// benchmarks).
+	chunkBytes, mode int
 
 	// The current stage and its arguments, read by the goroutines of parallel.
-	st               stage
-	geom             C.wino_geom
-	src, dst, buf    unsafe.Pointer // the stage's input, output and third buffer (weights or bias)
-	tstart, tc, ld   int
-	rows, cols, back int // filter stage
-	parts            []func()
-	nparts           int
-	wg               sync.WaitGroup
+	st                stage
+	geom              C.wino_geom
+	src, dst, bias, w unsafe.Pointer
+	uPtr              unsafe.Pointer
+	rows, cols, back  int // filter stage
+	total, tc, nb     int // tiles in all, a chunk, and a chunk's blocks of 16
+	tstart            int // the chunk of the stage-split stages
+	next              atomic.Int64
+	parts             []func()
+	nparts            int
+	wg                sync.WaitGroup
 }
+
+// chunkBuf is one worker's V and M.
+type chunkBuf struct{ v, m []float32 }
 
 // Filter holds weights transformed for one convolution and pass, for callers whose weights do
 // not change between calls (style transfer and DeepDream run a fixed network hundreds of times):
@@ -71,7 +94,7 @@ func (ws *Workspace) Forward(c Conv, src, weights, bias, dst []float32) error {
 	if err := c.checkSizes("forward", src, weights, bias, dst, true); err != nil {
 		return err
 	}
-	ws.u = grow(ws.u, 36*c.O*c.C)
+	ws.u = grow(ws.u, filterSize(c.O, c.C))
 	ws.transform(c, weights, ws.u, false)
 	ws.run(forwardGeom(c), src, dst, bias, ws.u)
 	return nil
@@ -85,7 +108,7 @@ func (ws *Workspace) BackwardData(c Conv, diffDst, weights, diffSrc []float32) e
 	if err := c.checkSizes("backward-data", diffSrc, weights, nil, diffDst, false); err != nil {
 		return err
 	}
-	ws.u = grow(ws.u, 36*c.O*c.C)
+	ws.u = grow(ws.u, filterSize(c.C, c.O))
 	ws.transform(c, weights, ws.u, true)
 	ws.run(backwardGeom(c), diffDst, diffSrc, nil, ws.u)
 	return nil
@@ -109,14 +132,18 @@ func (ws *Workspace) setFilter(f *Filter, c Conv, weights []float32, back bool) 
 		return fmt.Errorf("wino: filter: %d weights do not fit %+v (want %d)", len(weights), c, c.O*c.C*9)
 	}
 	f.c, f.back = c, back
-	f.u = grow(f.u, 36*c.O*c.C)
+	if back {
+		f.u = grow(f.u, filterSize(c.C, c.O))
+	} else {
+		f.u = grow(f.u, filterSize(c.O, c.C))
+	}
 	ws.transform(c, weights, f.u, back)
 	return nil
 }
 
 // ForwardFilter is Forward with weights transformed beforehand by SetForward for the same c.
 func (ws *Workspace) ForwardFilter(c Conv, src []float32, f *Filter, bias, dst []float32) error {
-	if f == nil || f.c != c || f.back || len(f.u) != 36*c.O*c.C {
+	if f == nil || f.c != c || f.back || len(f.u) != filterSize(c.O, c.C) {
 		return fmt.Errorf("wino: forward: the filter was not set for the forward pass of %+v", c)
 	}
 	oh, ow := c.OutSize()
@@ -130,7 +157,7 @@ func (ws *Workspace) ForwardFilter(c Conv, src []float32, f *Filter, bias, dst [
 // BackwardDataFilter is BackwardData with weights transformed beforehand by SetBackwardData
 // for the same c.
 func (ws *Workspace) BackwardDataFilter(c Conv, diffDst []float32, f *Filter, diffSrc []float32) error {
-	if f == nil || f.c != c || !f.back || len(f.u) != 36*c.O*c.C {
+	if f == nil || f.c != c || !f.back || len(f.u) != filterSize(c.C, c.O) {
 		return fmt.Errorf("wino: backward-data: the filter was not set for the backward-data pass of %+v", c)
 	}
 	oh, ow := c.OutSize()
@@ -164,6 +191,13 @@ func backwardGeom(c Conv) C.wino_geom {
 	}
 }
 
+// filterSize is the length of U for a pass with rows output and cols input channels: 36
+// matrices of rows (rounded up to a multiple of 6) by cols.
+func filterSize(rows, cols int) int { return 36 * ((rows+mr-1)/mr*mr*cols + 16) }
+
+// chunkSize is the length of V (ch = C) or M (ch = O) for chunks of nb blocks of 16 tiles.
+func chunkSize(nb, ch int) int { return 36 * (nb*nr*ch + 16) }
+
 // grow returns s resized to n elements, reallocated only when its capacity is short.
 func grow(s []float32, n int) []float32 {
 	if cap(s) < n {
@@ -184,7 +218,6 @@ func (ws *Workspace) setup() {
 	if len(ws.parts) < p {
 		ws.parts = make([]func(), p)
 		for i := range ws.parts {
-			i := i
 			ws.parts[i] = func() { ws.part(i) }
 		}
 	}
@@ -194,12 +227,13 @@ func (ws *Workspace) setup() {
 // transform writes the filter transform of weights into u, rows split between goroutines.
 func (ws *Workspace) transform(c Conv, weights, u []float32, back bool) {
 	ws.setup()
-	ws.st, ws.buf, ws.dst = stageFilter, unsafe.Pointer(&weights[0]), unsafe.Pointer(&u[0])
+	ws.st, ws.w, ws.uPtr = stageFilter, unsafe.Pointer(&weights[0]), unsafe.Pointer(&u[0])
 	ws.rows, ws.cols, ws.back = c.O, c.C, 0
 	if back {
 		ws.rows, ws.cols, ws.back = c.C, c.O, 1
 	}
 	ws.parallel()
+	ws.w, ws.uPtr = nil, nil
 	runtime.KeepAlive(weights)
 	runtime.KeepAlive(u)
 }
@@ -208,33 +242,51 @@ func (ws *Workspace) transform(c Conv, weights, u []float32, back bool) {
 func (ws *Workspace) run(g C.wino_geom, src, dst, bias, u []float32) {
 	ws.setup()
 	ci, co := int(g.ci), int(g.co)
-	total := int(g.n * g.tiles_h * g.tiles_w)
+	ws.total = int(g.n * g.tiles_h * g.tiles_w)
 	budget := ws.chunkBytes
 	if budget <= 0 {
 		budget = defaultChunkBytes
 	}
-	tc := budget / (36 * 4 * (ci + co)) / 8 * 8
-	tc = max(tc, 8)
-	tc = min(tc, (total+7)/8*8)
-	ld := tc
-	ws.v = grow(ws.v, 36*ci*ld)
-	ws.m = grow(ws.m, 36*co*ld)
-	ws.geom, ws.ld = g, ld
-	pu, pv, pm := unsafe.Pointer(&u[0]), unsafe.Pointer(&ws.v[0]), unsafe.Pointer(&ws.m[0])
-	var pbias unsafe.Pointer
+	nb := max(budget/(36*4*(ci+co)*nr), 1)
+	nb = min(nb, (ws.total+nr-1)/nr)
+	ws.geom, ws.nb, ws.tc = g, nb, nb*nr
+	chunks := (ws.total + ws.tc - 1) / ws.tc
+	mode := ws.mode
+	if mode == modeAuto {
+		mode = modeStages
+		if chunks >= 2*ws.nparts {
+			mode = modeChunks
+		}
+	}
+	nbuf := 1
+	if mode == modeChunks {
+		nbuf = ws.nparts
+	}
+	if len(ws.bufs) < nbuf {
+		ws.bufs = append(ws.bufs, make([]chunkBuf, nbuf-len(ws.bufs))...)
+	}
+	for i := 0; i < nbuf; i++ {
+		ws.bufs[i].v = grow(ws.bufs[i].v, chunkSize(nb, ci))
+		ws.bufs[i].m = grow(ws.bufs[i].m, chunkSize(nb, co))
+	}
+	ws.src, ws.dst, ws.uPtr, ws.bias = unsafe.Pointer(&src[0]), unsafe.Pointer(&dst[0]), unsafe.Pointer(&u[0]), nil
 	if bias != nil {
-		pbias = unsafe.Pointer(&bias[0])
+		ws.bias = unsafe.Pointer(&bias[0])
 	}
-	for t0 := 0; t0 < total; t0 += tc {
-		n := min(tc, total-t0)
-		ws.tstart, ws.tc = t0, n
-		ws.st, ws.src, ws.dst = stageInput, unsafe.Pointer(&src[0]), pv
+	if mode == modeChunks {
+		ws.st = stageChunks
+		ws.next.Store(0)
 		ws.parallel()
-		C.wino_gemms((*C.float)(pu), (*C.float)(pv), (*C.float)(pm), C.long(co), C.long(ci), C.long(n), C.long(ld), 0, 36)
-		ws.st, ws.src, ws.dst, ws.buf = stageOutput, pm, unsafe.Pointer(&dst[0]), pbias
-		ws.parallel()
+	} else {
+		for t0 := 0; t0 < ws.total; t0 += ws.tc {
+			ws.tstart = t0
+			for _, st := range [...]stage{stageInput, stageGEMM, stageOutput} {
+				ws.st = st
+				ws.parallel()
+			}
+		}
 	}
-	ws.src, ws.dst, ws.buf = nil, nil, nil
+	ws.src, ws.dst, ws.uPtr, ws.bias = nil, nil, nil, nil
 	runtime.KeepAlive(src)
 	runtime.KeepAlive(dst)
 	runtime.KeepAlive(bias)
@@ -251,35 +303,50 @@ func (ws *Workspace) parallel() {
 	ws.wg.Wait()
 }
 
-// part runs part i of the current stage: an equal share of its rows, input channels or output
-// channels.
+// part runs part i of the current stage: an equal share of its rows, channels or transform
+// positions, or (stageChunks) chunks taken one after another until none is left.
 func (ws *Workspace) part(i int) {
 	if i > 0 {
 		defer ws.wg.Done()
-	}
-	n := 0
-	switch ws.st {
-	case stageFilter:
-		n = ws.rows
-	case stageInput:
-		n = int(ws.geom.ci)
-	case stageOutput:
-		n = int(ws.geom.co)
-	}
-	lo, hi := n*i/ws.nparts, n*(i+1)/ws.nparts
-	if lo == hi {
-		return
 	}
 	avx2 := C.int(0)
 	if ws.isa == 2 {
 		avx2 = 1
 	}
+	g := ws.geom
+	share := func(n int) (C.long, C.long) { return C.long(n * i / ws.nparts), C.long(n * (i + 1) / ws.nparts) }
 	switch ws.st {
 	case stageFilter:
-		C.wino_filter((*C.float)(ws.buf), (*C.float)(ws.dst), C.long(ws.rows), C.long(ws.cols), C.long(lo), C.long(hi), C.int(ws.back), avx2)
-	case stageInput:
-		C.wino_input((*C.float)(ws.src), (*C.float)(ws.dst), ws.geom, C.long(ws.tstart), C.long(ws.tc), C.long(ws.ld), C.long(lo), C.long(hi), avx2)
-	case stageOutput:
-		C.wino_output((*C.float)(ws.src), (*C.float)(ws.dst), (*C.float)(ws.buf), ws.geom, C.long(ws.tstart), C.long(ws.tc), C.long(ws.ld), C.long(lo), C.long(hi), avx2)
+		lo, hi := share((ws.rows + mr - 1) / mr)
+		C.wino_filter((*C.float)(ws.w), (*C.float)(ws.uPtr), C.long(ws.rows), C.long(ws.cols), lo, hi, C.int(ws.back), avx2)
+	case stageChunks:
+		b := &ws.bufs[i]
+		v, m := (*C.float)(unsafe.Pointer(&b.v[0])), (*C.float)(unsafe.Pointer(&b.m[0]))
+		for {
+			t0 := int(ws.next.Add(int64(ws.tc))) - ws.tc
+			if t0 >= ws.total {
+				return
+			}
+			tc, nb := C.long(min(ws.tc, ws.total-t0)), C.long(ws.nb)
+			C.wino_input((*C.float)(ws.src), v, g, C.long(t0), tc, nb, 0, g.ci, avx2)
+			C.wino_gemm((*C.float)(ws.uPtr), v, m, g.co, g.ci, nb, 0, 36, avx2)
+			C.wino_output(m, (*C.float)(ws.dst), (*C.float)(ws.bias), g, C.long(t0), tc, nb, 0, g.co, avx2)
+		}
+	default:
+		b := &ws.bufs[0]
+		v, m := (*C.float)(unsafe.Pointer(&b.v[0])), (*C.float)(unsafe.Pointer(&b.m[0]))
+		t0 := C.long(ws.tstart)
+		tc, nb := C.long(min(ws.tc, ws.total-ws.tstart)), C.long(ws.nb)
+		switch ws.st {
+		case stageInput:
+			lo, hi := share(int(g.ci))
+			C.wino_input((*C.float)(ws.src), v, g, t0, tc, nb, lo, hi, avx2)
+		case stageGEMM:
+			lo, hi := share(36)
+			C.wino_gemm((*C.float)(ws.uPtr), v, m, g.co, g.ci, nb, lo, hi, avx2)
+		case stageOutput:
+			lo, hi := share(int(g.co))
+			C.wino_output(m, (*C.float)(ws.dst), (*C.float)(ws.bias), g, t0, tc, nb, lo, hi, avx2)
+		}
 	}
 }

@@ -143,12 +143,16 @@ func TestRandomShapes(t *testing.T) {
 			b = nil
 		}
 		wantY, wantDX := directForward(c, x, w, b), directBackwardData(c, dy, w)
+		small := 36 * 4 * (c.C + c.O) * nr // one block of 16 tiles a chunk
 		for _, variant := range []struct {
-			name  string
-			isa   int
-			chunk int
-		}{{"default", 0, 0}, {"baseline-isa", 1, 0}, {"small-chunks", 0, 36 * 4 * (c.C + c.O) * 8}} {
-			ws := &Workspace{isa: variant.isa, chunkBytes: variant.chunk}
+			name        string
+			isa         int
+			chunk, mode int
+		}{
+			{"default", 0, 0, modeAuto}, {"baseline-isa", 1, small, modeChunks},
+			{"small-chunks", 0, small, modeChunks}, {"small-stages", 0, small, modeStages},
+		} {
+			ws := &Workspace{isa: variant.isa, chunkBytes: variant.chunk, mode: variant.mode}
 			y := make([]float32, len(wantY))
 			if err := ws.Forward(c, x, w, b, y); err != nil {
 				t.Fatalf("%+v %s: %v", c, variant.name, err)
@@ -329,7 +333,7 @@ func TestNoAllocs(t *testing.T) {
 	c := Conv{N: 1, C: 16, O: 16, H: 40, W: 40, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
 	oh, ow := c.OutSize()
 	x, w, y := make([]float32, c.N*c.C*c.H*c.W), make([]float32, c.O*c.C*9), make([]float32, c.N*c.O*oh*ow)
-	ws := &Workspace{chunkBytes: 36 * 4 * 32 * 64} // several chunks
+	ws := &Workspace{chunkBytes: 36 * 4 * 32 * nr} // several chunks
 	var f Filter
 	if err := ws.SetForward(&f, c, w); err != nil {
 		t.Fatal(err)
@@ -345,9 +349,12 @@ func TestNoAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	run()
-	if a := testing.AllocsPerRun(10, run); a != 0 {
-		t.Errorf("%v allocations a run, want 0", a)
+	for _, mode := range []int{modeChunks, modeStages} {
+		ws.mode = mode
+		run()
+		if a := testing.AllocsPerRun(10, run); a != 0 {
+			t.Errorf("mode %d: %v allocations a run, want 0", mode, a)
+		}
 	}
 }
 

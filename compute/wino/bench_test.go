@@ -1,0 +1,86 @@
+//go:build cgo && !purego
+
+package wino
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"convas/compute/dnnl"
+)
+
+// vggLayers are the 3x3 layers of VGG19 at batch 1 (SAME padding), at 224x224 and 512x512
+// inputs: channels in = out, except the first layer of each block, whose input has half as many
+// channels (the shapes of the block's other layers are timed: they are the most of its work).
+var vggLayers = []struct{ c, hw int }{
+	{64, 224}, {128, 112}, {256, 56}, {512, 28}, {512, 14},
+	{64, 512}, {128, 256}, {256, 128}, {512, 64}, {512, 32},
+}
+
+// BenchmarkVGG times Forward, Forward with a pre-transformed Filter and BackwardData on the VGG
+// layers, and in the same run oneDNN's direct convolution (compute/dnnl, the kernels compute/nn
+// uses) on the same shapes and passes. GFLOP/s counts the direct convolution's 2·N·O·C·9·OH·OW
+// FLOPs for every backend; best-ms is the fastest iteration, the figure least disturbed by other
+// processes on a shared machine.
+func BenchmarkVGG(b *testing.B) {
+	eng, engErr := dnnl.Default()
+	for _, l := range vggLayers {
+		b.Run(fmt.Sprintf("%dx%dx%d", l.c, l.hw, l.hw), func(b *testing.B) { benchLayer(b, eng, engErr, l.c, l.hw) })
+	}
+}
+
+// benchLayer runs BenchmarkVGG's passes on one layer of c channels and hw x hw pixels.
+func benchLayer(b *testing.B, eng *dnnl.Engine, engErr error, ch, hw int) {
+	l := struct{ c, hw int }{ch, hw}
+	{
+		c := Conv{N: 1, C: l.c, O: l.c, H: l.hw, W: l.hw, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+		r := rand.New(rand.NewPCG(5, uint64(l.c)))
+		x, w := vggData(r, c)
+		y := make([]float32, len(x))
+		dc := dnnl.Conv{N: 1, C: l.c, H: l.hw, W: l.hw, O: l.c, KH: 3, KW: 3, StrideH: 1, StrideW: 1,
+			PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+		var ws Workspace
+		var ff, fb Filter
+		if err := ws.SetForward(&ff, c, w); err != nil {
+			b.Fatal(err)
+		}
+		if err := ws.SetBackwardData(&fb, c, w); err != nil {
+			b.Fatal(err)
+		}
+		runs := []struct {
+			name string
+			f    func() error
+		}{
+			{"forward/wino", func() error { return ws.Forward(c, x, w, nil, y) }},
+			{"forward/wino-filter", func() error { return ws.ForwardFilter(c, x, &ff, nil, y) }},
+			{"forward/onednn", func() error { return eng.Run(dc, dnnl.Forward, x, w, y) }},
+			{"backdata/wino", func() error { return ws.BackwardData(c, y, w, x) }},
+			{"backdata/wino-filter", func() error { return ws.BackwardDataFilter(c, y, &fb, x) }},
+			{"backdata/onednn", func() error { return eng.Run(dc, dnnl.BackwardData, x, w, y) }},
+		}
+		for _, run := range runs {
+			b.Run(run.name, func(b *testing.B) {
+				if engErr != nil && len(run.name) > 7 && run.name[len(run.name)-6:] == "onednn" {
+					b.Skip(engErr)
+				}
+				if err := run.f(); err != nil { // warm up: buffers, primitives
+					b.Fatal(err)
+				}
+				best := time.Duration(1 << 62)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					t0 := time.Now()
+					if err := run.f(); err != nil {
+						b.Fatal(err)
+					}
+					best = min(best, time.Since(t0))
+				}
+				b.ReportMetric(c.FLOPs()*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				b.ReportMetric(float64(best.Microseconds())/1e3, "best-ms")
+				b.ReportMetric(c.FLOPs()/best.Seconds()/1e9, "best-GFLOP/s")
+			})
+		}
+	}
+}
