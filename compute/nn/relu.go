@@ -37,7 +37,9 @@ func (k reluKernel) outShape(x tensor.Shape) (tensor.Shape, error) {
 
 func (k reluKernel) forward(x, y *tensor.Dense) error {
 	if x.Dtype() == tensor.Float32 {
-		reluForward(dataOf[float32](x), dataOf[float32](y))
+		if !reluForwardF32(dataOf[float32](x), dataOf[float32](y)) {
+			reluForward(dataOf[float32](x), dataOf[float32](y))
+		}
 	} else {
 		reluForward(dataOf[float64](x), dataOf[float64](y))
 	}
@@ -46,7 +48,9 @@ func (k reluKernel) forward(x, y *tensor.Dense) error {
 
 func (k reluKernel) backward(x, dy, dx *tensor.Dense) error {
 	if x.Dtype() == tensor.Float32 {
-		reluBackward(dataOf[float32](x), dataOf[float32](dy), dataOf[float32](dx))
+		if !reluBackwardF32(dataOf[float32](x), dataOf[float32](dy), dataOf[float32](dx)) {
+			reluBackward(dataOf[float32](x), dataOf[float32](dy), dataOf[float32](dx))
+		}
 	} else {
 		reluBackward(dataOf[float64](x), dataOf[float64](dy), dataOf[float64](dx))
 	}
