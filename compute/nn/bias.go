@@ -229,19 +229,29 @@ func (op *biasGradOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorg
 	return db, nil
 }
 
-// sumPerChannel writes db[c] = Σ over n and the plane of dy[n, c, ...], accumulating in float64.
+// sumPerChannel writes db[c] = Σ over n and the plane of dy[n, c, ...], accumulating in float64
+// in four independent sums (one dependent addition after another would wait on the adder's
+// latency at every element).
 func sumPerChannel[T float](s tensor.Shape, dy, db []T) {
 	n, c, plane := channelGeom(s)
 	parallelFor(c, func(_, lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			var acc float64
+			var a0, a1, a2, a3 float64
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * plane
-				for _, v := range dy[off : off+plane] {
-					acc += float64(v)
+				v := dy[off : off+plane]
+				j := 0
+				for ; j+4 <= len(v); j += 4 {
+					a0 += float64(v[j])
+					a1 += float64(v[j+1])
+					a2 += float64(v[j+2])
+					a3 += float64(v[j+3])
+				}
+				for ; j < len(v); j++ {
+					a0 += float64(v[j])
 				}
 			}
-			db[ch] = T(acc)
+			db[ch] = T((a0 + a1) + (a2 + a3))
 		}
 	})
 }
