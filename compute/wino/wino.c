@@ -15,6 +15,7 @@
 //         [0  2 -1 -2 1 0]       [1/24 -1/12  1/6 ]
 //         [0  4  0 -5 0 1]       [ 0      0    1  ]
 
+#include <immintrin.h>
 #include <string.h>
 
 #include "wino.h"
@@ -24,6 +25,11 @@
 #define MR 6 // output channels a product block (U holds 6 consecutive floats of a column)
 
 #define INLINE static inline __attribute__((always_inline))
+
+// v8 is 8 floats, one a tile (transforms) or column (products): gcc's vector extension, one
+// AVX register in the AVX2 build and two SSE registers in the baseline one. Explicit vectors,
+// because gcc left the transforms' strided stores scalar (they might overlap).
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
 int wino_has_avx2(void) {
 	__builtin_cpu_init();
@@ -104,38 +110,79 @@ INLINE void filter_body(const float *w, float *u, long rows, long cols, long ob0
 	}
 }
 
-// ---- input transform ----
+// ---- AVX2 gathers and scatters of 8 tiles side by side ----
 
-// input_tile transforms one block: d[k][l][v] is row k, column l of tile v; it writes
-// V[a][v] for a < 36 at v + a * astride.
-INLINE void input_tile(float d[6][6][VL], float *v, long astride) {
-	float t[6][6][VL]; // B^T d
-	for (int l = 0; l < 6; l++) {
-		for (int x = 0; x < VL; x++) {
-			float d0 = d[0][l][x], d1 = d[1][l][x], d2 = d[2][l][x], d3 = d[3][l][x], d4 = d[4][l][x], d5 = d[5][l][x];
-			t[0][l][x] = 4 * d0 - 5 * d2 + d4;
-			t[1][l][x] = -4 * (d1 + d2) + d3 + d4;
-			t[2][l][x] = 4 * (d1 - d2) - d3 + d4;
-			t[3][l][x] = 2 * (d3 - d1) - d2 + d4;
-			t[4][l][x] = 2 * (d1 - d3) - d2 + d4;
-			t[5][l][x] = 4 * d1 - 5 * d3 + d5;
-		}
-	}
-	for (int i = 0; i < 6; i++) { // (B^T d) B
-		float *o = v + 6 * i * astride;
-		for (int x = 0; x < VL; x++) {
-			float d0 = t[i][0][x], d1 = t[i][1][x], d2 = t[i][2][x], d3 = t[i][3][x], d4 = t[i][4][x], d5 = t[i][5][x];
-			o[0 * astride + x] = 4 * d0 - 5 * d2 + d4;
-			o[1 * astride + x] = -4 * (d1 + d2) + d3 + d4;
-			o[2 * astride + x] = 4 * (d1 - d2) - d3 + d4;
-			o[3 * astride + x] = 2 * (d3 - d1) - d2 + d4;
-			o[4 * astride + x] = 2 * (d1 - d3) - d2 + d4;
-			o[5 * astride + x] = 4 * d1 - 5 * d3 + d5;
-		}
+// gather_avx2 fills d[k][l][x] = p[k·w + 4x + l] (8 tiles of 6x6, 4 columns apart): four
+// loads and a 4x4 transpose within each 128-bit half give columns 0 to 3 of all 8 tiles;
+// columns 4 and 5 are columns 0 and 1 of the next tile, shifted one lane, with the 9th
+// tile's first columns (p[32], p[33]) in the last lane. 22 instructions a row instead of 36
+// scalar loads and stores.
+__attribute__((target("avx2,fma"))) static void gather_avx2(const float *p, long w, float d[6][6][VL]) {
+	const __m256i next = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 7);
+	for (int k = 0; k < 6; k++, p += w) {
+		__m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8), c = _mm256_loadu_ps(p + 16), e = _mm256_loadu_ps(p + 24);
+		__m256 r0 = _mm256_permute2f128_ps(a, c, 0x20); // tiles 0 | 4
+		__m256 r1 = _mm256_permute2f128_ps(a, c, 0x31); // tiles 1 | 5
+		__m256 r2 = _mm256_permute2f128_ps(b, e, 0x20); // tiles 2 | 6
+		__m256 r3 = _mm256_permute2f128_ps(b, e, 0x31); // tiles 3 | 7
+		__m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+		__m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+		__m256 c0 = _mm256_shuffle_ps(t0, t2, 0x44), c1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+		_mm256_storeu_ps(d[k][0], c0);
+		_mm256_storeu_ps(d[k][1], c1);
+		_mm256_storeu_ps(d[k][2], _mm256_shuffle_ps(t1, t3, 0x44));
+		_mm256_storeu_ps(d[k][3], _mm256_shuffle_ps(t1, t3, 0xEE));
+		_mm256_storeu_ps(d[k][4], _mm256_blend_ps(_mm256_permutevar8x32_ps(c0, next), _mm256_broadcast_ss(p + 32), 0x80));
+		_mm256_storeu_ps(d[k][5], _mm256_blend_ps(_mm256_permutevar8x32_ps(c1, next), _mm256_broadcast_ss(p + 33), 0x80));
 	}
 }
 
-INLINE void input_body(const float *src, float *v, wino_geom g, long tstart, long tc, long nb, long c0, long c1) {
+// scatter_avx2 stores q[i·w + 4x + j] = y[i][j][x] (8 whole 4x4 tiles side by side), the
+// transpose of gather_avx2's.
+__attribute__((target("avx2,fma"))) static void scatter_avx2(float y[4][4][VL], float *q, long w) {
+	for (int i = 0; i < 4; i++, q += w) {
+		__m256 y0 = _mm256_loadu_ps(y[i][0]), y1 = _mm256_loadu_ps(y[i][1]), y2 = _mm256_loadu_ps(y[i][2]), y3 = _mm256_loadu_ps(y[i][3]);
+		__m256 u0 = _mm256_unpacklo_ps(y0, y1), u1 = _mm256_unpackhi_ps(y0, y1);
+		__m256 u2 = _mm256_unpacklo_ps(y2, y3), u3 = _mm256_unpackhi_ps(y2, y3);
+		__m256 v0 = _mm256_shuffle_ps(u0, u2, 0x44); // tiles 0 | 4
+		__m256 v1 = _mm256_shuffle_ps(u0, u2, 0xEE); // tiles 1 | 5
+		__m256 v2 = _mm256_shuffle_ps(u1, u3, 0x44); // tiles 2 | 6
+		__m256 v3 = _mm256_shuffle_ps(u1, u3, 0xEE); // tiles 3 | 7
+		_mm256_storeu_ps(q, _mm256_permute2f128_ps(v0, v1, 0x20));
+		_mm256_storeu_ps(q + 8, _mm256_permute2f128_ps(v2, v3, 0x20));
+		_mm256_storeu_ps(q + 16, _mm256_permute2f128_ps(v0, v1, 0x31));
+		_mm256_storeu_ps(q + 24, _mm256_permute2f128_ps(v2, v3, 0x31));
+	}
+}
+
+// ---- input transform ----
+
+// input_tile transforms one block: d[k][l][x] is row k, column l of tile x; it writes
+// V[a][x] for a < 36 at x + a * astride.
+INLINE void input_tile(float d[6][6][VL], float *v, long astride) {
+	v8 t[6][6]; // B^T d
+	for (int l = 0; l < 6; l++) {
+		v8 d0 = *(v8 *)d[0][l], d1 = *(v8 *)d[1][l], d2 = *(v8 *)d[2][l], d3 = *(v8 *)d[3][l], d4 = *(v8 *)d[4][l], d5 = *(v8 *)d[5][l];
+		t[0][l] = 4.0f * d0 - 5.0f * d2 + d4;
+		t[1][l] = -4.0f * (d1 + d2) + d3 + d4;
+		t[2][l] = 4.0f * (d1 - d2) - d3 + d4;
+		t[3][l] = 2.0f * (d3 - d1) - d2 + d4;
+		t[4][l] = 2.0f * (d1 - d3) - d2 + d4;
+		t[5][l] = 4.0f * d1 - 5.0f * d3 + d5;
+	}
+	for (int i = 0; i < 6; i++) { // (B^T d) B
+		float *o = v + 6 * i * astride;
+		v8 d0 = t[i][0], d1 = t[i][1], d2 = t[i][2], d3 = t[i][3], d4 = t[i][4], d5 = t[i][5];
+		*(v8 *)(o + 0 * astride) = 4.0f * d0 - 5.0f * d2 + d4;
+		*(v8 *)(o + 1 * astride) = -4.0f * (d1 + d2) + d3 + d4;
+		*(v8 *)(o + 2 * astride) = 4.0f * (d1 - d2) - d3 + d4;
+		*(v8 *)(o + 3 * astride) = 2.0f * (d3 - d1) - d2 + d4;
+		*(v8 *)(o + 4 * astride) = 2.0f * (d1 - d3) - d2 + d4;
+		*(v8 *)(o + 5 * astride) = 4.0f * d1 - 5.0f * d3 + d5;
+	}
+}
+
+INLINE void input_body(const float *src, float *v, wino_geom g, long tstart, long tc, long nb, long c0, long c1, int simd) {
 	long per_img = g.tiles_h * g.tiles_w, total = g.n * per_img;
 	long astride = plane(nb, g.ci, NR);
 	float d[6][6][VL];
@@ -149,6 +196,11 @@ INLINE void input_body(const float *src, float *v, wino_geom g, long tstart, lon
 			    x0 + 4 * (VL - 1) + 6 <= g.w) {
 				// Eight tiles side by side, all inside the image.
 				const float *p = src + ((n * g.ci + c) * g.h + y0) * g.w + x0;
+				if (simd) {
+					gather_avx2(p, g.w, d);
+					input_tile(d, out, astride);
+					continue;
+				}
 				for (int k = 0; k < 6; k++)
 					for (int l = 0; l < 6; l++)
 						for (int x = 0; x < VL; x++) d[k][l][x] = p[k * g.w + 4 * x + l];
@@ -179,42 +231,44 @@ INLINE void input_body(const float *src, float *v, wino_geom g, long tstart, lon
 
 // ---- output transform ----
 
-INLINE void output_body(const float *m, float *dst, const float *bias, wino_geom g, long tstart, long tc, long nb, long o0, long o1) {
+INLINE void output_body(const float *m, float *dst, const float *bias, wino_geom g, long tstart, long tc, long nb, long o0, long o1, int simd) {
 	long per_img = g.tiles_h * g.tiles_w;
 	long astride = plane(nb, g.co, NR);
-	float s[6][6][VL], t[4][6][VL], y[4][4][VL];
+	float y[4][4][VL];
 	for (long o = o0; o < o1; o++) {
 		float b = bias ? bias[o] : 0.0f;
 		for (long j0 = 0; j0 < tc; j0 += VL) {
+			// M holds whole blocks of 16 tiles (zeros past the chunk's tiles): load all 8 lanes.
 			const float *in = m + ((j0 / NR) * g.co + o) * NR + j0 % NR;
 			long nv = tc - j0 < VL ? tc - j0 : VL;
-			for (int a = 0; a < 36; a++)
-				for (int x = 0; x < VL; x++) s[a / 6][a % 6][x] = x < nv ? in[a * astride + x] : 0.0f;
+			v8 t[4][6];
 			for (int l = 0; l < 6; l++) { // A^T s
-				for (int x = 0; x < VL; x++) {
-					float m0 = s[0][l][x], m1 = s[1][l][x], m2 = s[2][l][x], m3 = s[3][l][x], m4 = s[4][l][x], m5 = s[5][l][x];
-					float p12 = m1 + m2, n12 = m1 - m2, p34 = m3 + m4, n34 = m3 - m4;
-					t[0][l][x] = m0 + p12 + p34;
-					t[1][l][x] = n12 + 2 * n34;
-					t[2][l][x] = p12 + 4 * p34;
-					t[3][l][x] = n12 + 8 * n34 + m5;
-				}
+				v8 m0 = *(const v8 *)(in + l * astride), m1 = *(const v8 *)(in + (6 + l) * astride);
+				v8 m2 = *(const v8 *)(in + (12 + l) * astride), m3 = *(const v8 *)(in + (18 + l) * astride);
+				v8 m4 = *(const v8 *)(in + (24 + l) * astride), m5 = *(const v8 *)(in + (30 + l) * astride);
+				v8 p12 = m1 + m2, n12 = m1 - m2, p34 = m3 + m4, n34 = m3 - m4;
+				t[0][l] = m0 + p12 + p34;
+				t[1][l] = n12 + 2.0f * n34;
+				t[2][l] = p12 + 4.0f * p34;
+				t[3][l] = n12 + 8.0f * n34 + m5;
 			}
 			for (int i = 0; i < 4; i++) { // (A^T s) A
-				for (int x = 0; x < VL; x++) {
-					float m0 = t[i][0][x], m1 = t[i][1][x], m2 = t[i][2][x], m3 = t[i][3][x], m4 = t[i][4][x], m5 = t[i][5][x];
-					float p12 = m1 + m2, n12 = m1 - m2, p34 = m3 + m4, n34 = m3 - m4;
-					y[i][0][x] = m0 + p12 + p34 + b;
-					y[i][1][x] = n12 + 2 * n34 + b;
-					y[i][2][x] = p12 + 4 * p34 + b;
-					y[i][3][x] = n12 + 8 * n34 + m5 + b;
-				}
+				v8 m0 = t[i][0], m1 = t[i][1], m2 = t[i][2], m3 = t[i][3], m4 = t[i][4], m5 = t[i][5];
+				v8 p12 = m1 + m2, n12 = m1 - m2, p34 = m3 + m4, n34 = m3 - m4;
+				*(v8 *)y[i][0] = m0 + p12 + p34 + b;
+				*(v8 *)y[i][1] = n12 + 2.0f * n34 + b;
+				*(v8 *)y[i][2] = p12 + 4.0f * p34 + b;
+				*(v8 *)y[i][3] = n12 + 8.0f * n34 + m5 + b;
 			}
 			long tt = tstart + j0;
 			long n = tt / per_img, rem = tt % per_img, ty = rem / g.tiles_w, tx = rem % g.tiles_w;
 			if (nv == VL && tx + VL <= g.tiles_w && 4 * ty + 4 <= g.oh && 4 * (tx + VL) <= g.ow) {
 				// Eight whole tiles side by side.
 				float *q = dst + ((n * g.co + o) * g.oh + 4 * ty) * g.ow + 4 * tx;
+				if (simd) {
+					scatter_avx2(y, q, g.ow);
+					continue;
+				}
 				for (int i = 0; i < 4; i++)
 					for (int x = 0; x < VL; x++)
 						for (int jj = 0; jj < 4; jj++) q[i * g.ow + 4 * x + jj] = y[i][jj][x];
@@ -238,8 +292,6 @@ INLINE void output_body(const float *m, float *dst, const float *bias, wino_geom
 }
 
 // ---- the 36 products ----
-
-typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
 // kernel computes one MR x NR block of M[a] = U[a] V[a]: c[i][j] = sum over p < k of
 // a[p][i] b[p][j], a and b packed (MR and NR floats a step), c with row stride NR; only the
@@ -307,16 +359,16 @@ static void filter_base(const float *w, float *u, long rows, long cols, long ob0
 	filter_body(w, u, rows, cols, ob0, ob1, back);
 }
 __attribute__((target("avx2,fma"))) static void input_avx2(const float *src, float *v, wino_geom g, long tstart, long tc, long nb, long c0, long c1) {
-	input_body(src, v, g, tstart, tc, nb, c0, c1);
+	input_body(src, v, g, tstart, tc, nb, c0, c1, 1);
 }
 static void input_base(const float *src, float *v, wino_geom g, long tstart, long tc, long nb, long c0, long c1) {
-	input_body(src, v, g, tstart, tc, nb, c0, c1);
+	input_body(src, v, g, tstart, tc, nb, c0, c1, 0);
 }
 __attribute__((target("avx2,fma"))) static void output_avx2(const float *m, float *dst, const float *bias, wino_geom g, long tstart, long tc, long nb, long o0, long o1) {
-	output_body(m, dst, bias, g, tstart, tc, nb, o0, o1);
+	output_body(m, dst, bias, g, tstart, tc, nb, o0, o1, 1);
 }
 static void output_base(const float *m, float *dst, const float *bias, wino_geom g, long tstart, long tc, long nb, long o0, long o1) {
-	output_body(m, dst, bias, g, tstart, tc, nb, o0, o1);
+	output_body(m, dst, bias, g, tstart, tc, nb, o0, o1, 0);
 }
 __attribute__((target("avx2,fma"))) static void gemm_avx2(const float *u, const float *v, float *m, long co, long ci, long nb, long a0, long a1) {
 	gemm_body(u, v, m, co, ci, nb, a0, a1);

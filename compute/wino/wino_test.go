@@ -100,8 +100,9 @@ func uniform(r *rand.Rand, n int) []float32 {
 	return s
 }
 
-// randomConv draws a convolution: N 1-3, C and O 1-40, H and W 1-30, pads 0-2 (sometimes 3,
-// which BackwardData computes with a negative pad), with at least one output.
+// randomConv draws a convolution: N 1-3, C and O 1-40, H and W 1-30 (one in four W 31-90, where
+// rows hold 8 whole tiles side by side, the AVX2 gathers' case), pads 0-2 (sometimes 3, which
+// BackwardData computes with a negative pad), with at least one output.
 func randomConv(r *rand.Rand) Conv {
 	for {
 		pad := func() int {
@@ -112,6 +113,9 @@ func randomConv(r *rand.Rand) Conv {
 		}
 		c := Conv{N: 1 + r.IntN(3), C: 1 + r.IntN(40), O: 1 + r.IntN(40), H: 1 + r.IntN(30), W: 1 + r.IntN(30),
 			PadTop: pad(), PadBottom: pad(), PadLeft: pad(), PadRight: pad()}
+		if r.IntN(4) == 0 {
+			c.W = 31 + r.IntN(60)
+		}
 		if c.Supported() == nil {
 			return c
 		}
