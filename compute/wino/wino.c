@@ -215,13 +215,18 @@ INLINE void input_body(const float *src, float *v, wino_geom g, long tstart, lon
 				}
 				n = t / per_img, rem = t % per_img, ty = rem / g.tiles_w, tx = rem % g.tiles_w;
 				y0 = 4 * ty - g.pad_t, x0 = 4 * tx - g.pad_l;
-				const float *plane = src + (n * g.ci + c) * g.h * g.w;
+				// The rectangle of the tile inside the image, rows [k0, k1) and columns [l0, l1).
+				const float *p = src + ((n * g.ci + c) * g.h + y0) * g.w + x0;
+				int k0 = y0 < 0 ? (int)-y0 : 0, k1 = g.h - y0 < 6 ? (int)(g.h - y0) : 6;
+				int l0 = x0 < -6 ? 6 : x0 < 0 ? (int)-x0 : 0, l1 = g.w - x0 < 6 ? (int)(g.w - x0) : 6;
 				for (int k = 0; k < 6; k++) {
-					long y = y0 + k;
-					for (int l = 0; l < 6; l++) {
-						long xx = x0 + l;
-						d[k][l][x] = (y >= 0 && y < g.h && xx >= 0 && xx < g.w) ? plane[y * g.w + xx] : 0.0f;
+					if (k < k0 || k >= k1) {
+						for (int l = 0; l < 6; l++) d[k][l][x] = 0;
+						continue;
 					}
+					for (int l = 0; l < l0; l++) d[k][l][x] = 0;
+					for (int l = l0; l < l1; l++) d[k][l][x] = p[k * g.w + l];
+					for (int l = l1 < l0 ? l0 : l1; l < 6; l++) d[k][l][x] = 0;
 				}
 			}
 			input_tile(d, out, astride);

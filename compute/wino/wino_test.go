@@ -175,6 +175,32 @@ func TestRandomShapes(t *testing.T) {
 	t.Logf("%d shapes: worst relative error forward %.3g, backward-data %.3g", count, worstF, worstB)
 }
 
+// TestLargePads checks pads larger than a tile, where whole tiles lie in the padding and
+// BackwardData crops diff_dst by up to 9 rows or columns.
+func TestLargePads(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 17))
+	var ws Workspace
+	for _, c := range []Conv{
+		{N: 1, C: 3, O: 5, H: 7, W: 40, PadTop: 9, PadBottom: 0, PadLeft: 11, PadRight: 7},
+		{N: 2, C: 4, O: 2, H: 1, W: 1, PadTop: 8, PadBottom: 8, PadLeft: 1, PadRight: 9},
+		{N: 1, C: 2, O: 3, H: 5, W: 50, PadTop: 0, PadBottom: 10, PadLeft: 0, PadRight: 0},
+	} {
+		oh, ow := c.OutSize()
+		x, w, b, dy := uniform(r, c.N*c.C*c.H*c.W), uniform(r, c.O*c.C*9), uniform(r, c.O), uniform(r, c.N*c.O*oh*ow)
+		y, dx := make([]float32, len(dy)), make([]float32, len(x))
+		if err := ws.Forward(c, x, w, b, y); err != nil {
+			t.Fatal(err)
+		}
+		if err := ws.BackwardData(c, dy, w, dx); err != nil {
+			t.Fatal(err)
+		}
+		ef, eb := relErr(y, directForward(c, x, w, b)), relErr(dx, directBackwardData(c, dy, w))
+		if ef > randomTol || eb > randomTol {
+			t.Errorf("%+v: relative error forward %.3g, backward-data %.3g, want <= %g", c, ef, eb, randomTol)
+		}
+	}
+}
+
 // TestAdjoint checks <dy, conv(x)> = <BackwardData(dy), x>, the property that makes
 // BackwardData the gradient of Forward, in float64 over the float32 results.
 func TestAdjoint(t *testing.T) {
