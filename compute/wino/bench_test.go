@@ -14,9 +14,13 @@ import (
 // vggLayers are the 3x3 layers of VGG19 at batch 1 (SAME padding), at 224x224 and 512x512
 // inputs: channels in = out, except the first layer of each block, whose input has half as many
 // channels (the shapes of the block's other layers are timed: they are the most of its work).
-var vggLayers = []struct{ c, hw int }{
-	{64, 224}, {128, 112}, {256, 56}, {512, 28}, {512, 14},
-	{64, 512}, {128, 256}, {256, 128}, {512, 64}, {512, 32},
+// Then the edges that Faster's rule rests on: VGG's first layer (3 channels in), a 7x7 image
+// with 512 channels, and few channels on small images.
+var vggLayers = []struct{ c, o, hw int }{
+	{64, 64, 224}, {128, 128, 112}, {256, 256, 56}, {512, 512, 28}, {512, 512, 14},
+	{64, 64, 512}, {128, 128, 256}, {256, 256, 128}, {512, 512, 64}, {512, 512, 32},
+	{3, 64, 224}, {512, 512, 7}, {64, 64, 14}, {64, 64, 28}, {16, 16, 56}, {256, 256, 14},
+	{32, 32, 56}, {32, 32, 112},
 }
 
 // BenchmarkVGG times Forward, Forward with a pre-transformed Filter and BackwardData on the VGG
@@ -27,19 +31,19 @@ var vggLayers = []struct{ c, hw int }{
 func BenchmarkVGG(b *testing.B) {
 	eng, engErr := dnnl.Default()
 	for _, l := range vggLayers {
-		b.Run(fmt.Sprintf("%dx%dx%d", l.c, l.hw, l.hw), func(b *testing.B) { benchLayer(b, eng, engErr, l.c, l.hw) })
+		b.Run(fmt.Sprintf("%dx%dx%d-%d", l.c, l.hw, l.hw, l.o), func(b *testing.B) { benchLayer(b, eng, engErr, l.c, l.o, l.hw) })
 	}
 }
 
-// benchLayer runs BenchmarkVGG's passes on one layer of c channels and hw x hw pixels.
-func benchLayer(b *testing.B, eng *dnnl.Engine, engErr error, ch, hw int) {
-	l := struct{ c, hw int }{ch, hw}
+// benchLayer runs BenchmarkVGG's passes on one layer of ch channels in, o out and hw x hw pixels.
+func benchLayer(b *testing.B, eng *dnnl.Engine, engErr error, ch, o, hw int) {
+	l := struct{ c, o, hw int }{ch, o, hw}
 	{
-		c := Conv{N: 1, C: l.c, O: l.c, H: l.hw, W: l.hw, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+		c := Conv{N: 1, C: l.c, O: l.o, H: l.hw, W: l.hw, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
 		r := rand.New(rand.NewPCG(5, uint64(l.c)))
 		x, w := vggData(r, c)
-		y := make([]float32, len(x))
-		dc := dnnl.Conv{N: 1, C: l.c, H: l.hw, W: l.hw, O: l.c, KH: 3, KW: 3, StrideH: 1, StrideW: 1,
+		y := make([]float32, c.N*c.O*l.hw*l.hw)
+		dc := dnnl.Conv{N: 1, C: l.c, H: l.hw, W: l.hw, O: l.o, KH: 3, KW: 3, StrideH: 1, StrideW: 1,
 			PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
 		var ws Workspace
 		var ff, fb Filter
@@ -81,6 +85,41 @@ func benchLayer(b *testing.B, eng *dnnl.Engine, engErr error, ch, hw int) {
 				b.ReportMetric(float64(best.Microseconds())/1e3, "best-ms")
 				b.ReportMetric(c.FLOPs()/best.Seconds()/1e9, "best-GFLOP/s")
 			})
+		}
+	}
+}
+
+// BenchmarkChunking times ForwardFilter on three VGG layers with chunk budgets from 256 KiB to
+// 8 MiB (V and M of one chunk) and both schedules (whole chunks a goroutine, or each stage split
+// between the goroutines), the measurements behind defaultChunkBytes and modeAuto.
+func BenchmarkChunking(b *testing.B) {
+	for _, l := range []struct{ c, hw int }{{64, 224}, {256, 56}, {512, 28}, {128, 256}} {
+		c := Conv{N: 1, C: l.c, O: l.c, H: l.hw, W: l.hw, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+		r := rand.New(rand.NewPCG(5, uint64(l.c)))
+		x, w := vggData(r, c)
+		y := make([]float32, len(x))
+		for _, kib := range []int{256, 512, 1024, 2048, 4096, 8192} {
+			for _, mode := range []struct {
+				name string
+				mode int
+			}{{"chunks", modeChunks}, {"stages", modeStages}} {
+				b.Run(fmt.Sprintf("%dx%dx%d/%dKiB/%s", l.c, l.hw, l.hw, kib, mode.name), func(b *testing.B) {
+					ws := Workspace{chunkBytes: kib << 10, mode: mode.mode}
+					var f Filter
+					if err := ws.SetForward(&f, c, w); err != nil {
+						b.Fatal(err)
+					}
+					best := time.Duration(1 << 62)
+					for i := 0; i < b.N; i++ {
+						t0 := time.Now()
+						if err := ws.ForwardFilter(c, x, &f, nil, y); err != nil {
+							b.Fatal(err)
+						}
+						best = min(best, time.Since(t0))
+					}
+					b.ReportMetric(float64(best.Microseconds())/1e3, "best-ms")
+				})
+			}
 		}
 	}
 }

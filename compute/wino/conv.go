@@ -6,7 +6,7 @@ import (
 )
 
 // ErrUnavailable is returned by every pass in builds without cgo or with the purego tag.
-var ErrUnavailable = errors.New("wino: unavailable in this build (needs cgo and OpenBLAS)")
+var ErrUnavailable = errors.New("wino: unavailable in this build (needs cgo, without the purego tag)")
 
 // ErrUnsupported is wrapped by Supported's errors: the convolution is not one Winograd F(4x4,
 // 3x3) computes here, and the caller should use another kernel.
@@ -40,7 +40,7 @@ func (c Conv) Supported() error {
 	if oh, ow := c.OutSize(); oh < 1 || ow < 1 {
 		return fmt.Errorf("%w: the 3x3 kernel is larger than the padded input in %+v", ErrUnsupported, c)
 	}
-	const limit = 1 << 31 // sgemm's dimensions are 32-bit
+	const limit = 1 << 31 // element counts past 2^31 would overflow int on 32-bit platforms
 	if oh, ow := c.OutSize(); c.N*c.C*c.H*c.W >= limit || c.N*c.O*oh*ow >= limit || c.N*((oh+3)/4)*((ow+3)/4) >= limit {
 		return fmt.Errorf("%w: too large (%+v)", ErrUnsupported, c)
 	}
@@ -69,4 +69,43 @@ func (c Conv) checkSizes(pass string, src, weights, bias, dst []float32, withBia
 		return fmt.Errorf("wino: %s: bias of %d elements for %d output channels", pass, len(bias), c.O)
 	}
 	return nil
+}
+
+// Tiles returns the number of 4x4 output tiles, N·⌈OH/4⌉·⌈OW/4⌉: the columns of the 36 products
+// and the unit that Faster counts in.
+func (c Conv) Tiles() int {
+	oh, ow := c.OutSize()
+	return c.N * ((oh + 3) / 4) * ((ow + 3) / 4)
+}
+
+// fasterRule is Faster's rule without the instruction-set check. Measured on 2 vCPUs of an AMD
+// EPYC (AVX2+FMA, no AVX-512) against oneDNN 2.6's direct AVX2 kernels, batch 1, SAME padding,
+// fastest of 10 or 20 runs (BenchmarkVGG, 2026-11-27 17:56 UTC, load average about 1 from other
+// work), in ms: Winograd with a kept Filter / with the filter transformed in the call / oneDNN.
+//
+//	C→O      image    forward                backward-data
+//	64→64    224x224  15.3 / 16.6 / 23.3     14.6 / 14.6 / 23.1   (all of VGG's layers at 224
+//	512→512  32x32    15.3 / 23.2 / 29.1     15.4 / 23.8 / 28.2    and 512 win: see the report)
+//	64→64    28x28    0.44 / 0.53 / 0.62     0.42 / 0.55 / 0.70
+//	512→512  14x14    3.39 / 8.85 / 5.86     3.35 / 8.47 / 5.56
+//	256→256  14x14    1.00 / 2.68 / 1.61     1.00 / 2.25 / 1.55
+//	64→64    14x14    0.16 / 0.33 / 0.39     0.15 / 0.23 / 0.37   (an earlier sitting: oneDNN 0.22)
+//	512→512  7x7      3.31 / 9.95 / 2.05     3.24 / 8.67 / 2.23
+//	32→32    56x56    0.36 / 0.43 / 0.60     0.76 / 0.87 / 0.87
+//	16→16    56x56    0.23 / 0.25 / 0.40     0.20 / 0.25 / 0.23   (an earlier sitting: 0.27 forward)
+//	3→64     224x224  1.97 / 2.25 / 1.60     4.43 / 4.18 / 2.92
+//
+// Winograd loses where its fixed costs are not shared by enough tiles: with few channels (the
+// transforms cost per channel and tile what the products save: 3 channels lose, 16 tie), with
+// few tiles (the 36·O·C transformed weights are read once per call whatever the image size:
+// 38 MB at 512 channels, so 7x7 loses), and, when the filter is transformed in the call (O·C
+// kernels, 5 ms at 512x512), with few tiles for many channels (14x14 loses).
+func fasterRule(c Conv, filterKept bool) bool {
+	if c.Supported() != nil || min(c.C, c.O) < 16 {
+		return false
+	}
+	if filterKept {
+		return c.Tiles() >= 16
+	}
+	return c.Tiles() >= 49
 }

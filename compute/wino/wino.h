@@ -1,5 +1,5 @@
-// The C half of package wino: the three transforms of Winograd F(4x4, 3x3) and the loop of 36
-// GEMMs. The Go half (wino_cgo.go) chooses chunks and splits the work between goroutines.
+// The C half of package wino: the three transforms of Winograd F(4x4, 3x3) and its 36 matrix
+// products. The Go half (wino_cgo.go) chooses chunks and splits the work between goroutines.
 
 #ifndef CONVAS_WINO_H
 #define CONVAS_WINO_H
@@ -34,7 +34,8 @@ void wino_filter(const float *w, float *u, long rows, long cols, long ob0, long 
 // wino_input writes V for the tiles tstart+j, j < tc <= 16·nb, channels c in [c0, c1).
 void wino_input(const float *src, float *v, wino_geom g, long tstart, long tc, long nb, long c0, long c1, int avx2);
 
-// wino_gemm computes M[a] = U[a] V[a] (co x ci times ci x 16·nb) for a in [a0, a1).
+// wino_gemm computes M[a] = U[a] V[a] (co x ci times ci x 16·nb) for a in [a0, a1), with a 6x16
+// register-blocked kernel.
 void wino_gemm(const float *u, const float *v, float *m, long co, long ci, long nb, long a0, long a1, int avx2);
 
 // wino_output writes dst (NCHW, co channels of oh x ow) from M for the tiles tstart+j, j < tc,

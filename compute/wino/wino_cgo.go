@@ -14,9 +14,20 @@ import (
 	"unsafe"
 )
 
-// Available reports whether this build computes Winograd convolutions (cgo and OpenBLAS);
-// without, every pass returns ErrUnavailable.
+// Available reports whether this build computes Winograd convolutions (it needs cgo); without,
+// every pass returns ErrUnavailable.
 const Available = true
+
+// Faster reports whether Winograd is expected to run c faster than oneDNN's direct kernels on
+// this machine: filterKept says whether the caller keeps a Filter (ForwardFilter,
+// BackwardDataFilter) or has the weights transformed in every call (Forward, BackwardData).
+// The rule (measured on an AVX2 machine without AVX-512, where oneDNN 2.6 has no Winograd of
+// its own; figures at fasterRule): at least 16 input and output channels, and at least 16 tiles
+// of 4x4 outputs (a 14x14 image) with a kept filter, or 49 (28x28) without.
+// It is false on CPUs without AVX2 and FMA, where the kernels run their portable build.
+func Faster(c Conv, filterKept bool) bool {
+	return C.wino_has_avx2() != 0 && fasterRule(c, filterKept)
+}
 
 // defaultChunkBytes bounds the work memory (V and M) of one chunk of tiles, 36·(C+O)·4 bytes a
 // tile: a worker's chunk stays in its core's share of the cache.

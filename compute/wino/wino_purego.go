@@ -2,9 +2,12 @@
 
 package wino
 
-// Available reports whether this build computes Winograd convolutions (cgo and OpenBLAS);
-// without, every pass returns ErrUnavailable.
+// Available reports whether this build computes Winograd convolutions (it needs cgo); without,
+// every pass returns ErrUnavailable.
 const Available = false
+
+// Faster is false in this build: the passes are unavailable.
+func Faster(c Conv, filterKept bool) bool { return false }
 
 // Workspace would hold the work buffers of Winograd passes; in this build every pass returns
 // ErrUnavailable.
