@@ -343,14 +343,41 @@ INLINE void kernel(const float *a, const float *b, float *c, long k, int rows) {
 	}
 }
 
-INLINE void gemm_body(const float *u, const float *v, float *m, long co, long ci, long nb, long a0, long a1) {
+// kernel_avx2 is kernel with intrinsics: gcc compiled the vector extension's broadcasts to a
+// scalar add and a register broadcast each (or, spelled as an initialiser, to inserts and
+// spills), 20% of the products' time; here each is one vbroadcastss from memory.
+__attribute__((target("avx2,fma"))) static void kernel_avx2(const float *a, const float *b, float *c, long k, int rows) {
+	for (long p0 = 0; p0 < k; p0 += KSUM) {
+		long pn = k - p0 < KSUM ? k - p0 : KSUM;
+		__m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+		__m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+		for (long p = 0; p < pn; p++, a += MR, b += NR) {
+			__m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
+			x = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+			x = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+			x = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+			x = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+			x = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+			x = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+		}
+		__m256 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
+		for (int i = 0; i < 2 * rows; i++) {
+			__m256 v = p0 == 0 ? acc[i] : _mm256_add_ps(_mm256_loadu_ps(c + 8 * i), acc[i]);
+			_mm256_storeu_ps(c + 8 * i, v);
+		}
+	}
+}
+
+INLINE void gemm_body(const float *u, const float *v, float *m, long co, long ci, long nb, long a0, long a1, int simd) {
 	long nob = (co + MR - 1) / MR, pu = plane(nob, ci, MR), pv = plane(nb, ci, NR), pm = plane(nb, co, NR);
 	for (long a = a0; a < a1; a++) {
 		for (long ob = 0; ob < nob; ob++) {
 			const float *pa = u + a * pu + ob * ci * MR;
 			int rows = co - ob * MR < MR ? (int)(co - ob * MR) : MR;
-			for (long jb = 0; jb < nb; jb++)
-				kernel(pa, v + a * pv + jb * ci * NR, m + a * pm + (jb * co + ob * MR) * NR, ci, rows);
+			for (long jb = 0; jb < nb; jb++) {
+				if (simd) kernel_avx2(pa, v + a * pv + jb * ci * NR, m + a * pm + (jb * co + ob * MR) * NR, ci, rows);
+				else kernel(pa, v + a * pv + jb * ci * NR, m + a * pm + (jb * co + ob * MR) * NR, ci, rows);
+			}
 		}
 	}
 }
@@ -376,10 +403,10 @@ static void output_base(const float *m, float *dst, const float *bias, wino_geom
 	output_body(m, dst, bias, g, tstart, tc, nb, o0, o1, 0);
 }
 __attribute__((target("avx2,fma"))) static void gemm_avx2(const float *u, const float *v, float *m, long co, long ci, long nb, long a0, long a1) {
-	gemm_body(u, v, m, co, ci, nb, a0, a1);
+	gemm_body(u, v, m, co, ci, nb, a0, a1, 1);
 }
 static void gemm_base(const float *u, const float *v, float *m, long co, long ci, long nb, long a0, long a1) {
-	gemm_body(u, v, m, co, ci, nb, a0, a1);
+	gemm_body(u, v, m, co, ci, nb, a0, a1, 0);
 }
 
 void wino_filter(const float *w, float *u, long rows, long cols, long ob0, long ob1, int back, int avx2) {
