@@ -89,12 +89,15 @@ type Workspace struct {
 // chunkBuf is one worker's V and M.
 type chunkBuf struct{ v, m []float32 }
 
-// Filter holds weights transformed for one convolution and pass, for callers whose weights do
-// not change between calls (style transfer and DeepDream run a fixed network hundreds of times):
+// Filter holds weights transformed for one pass, for callers whose weights do not change
+// between calls (style transfer and DeepDream run a fixed network hundreds of times):
 // ForwardFilter and BackwardDataFilter then skip the filter transform, which dominates small
-// images with many channels. Set it again when the weights change.
+// images with many channels. It depends only on the weights and the pass, so one Filter serves
+// every batch size, image size and padding with the same channels, and any number of goroutines
+// at once. It holds 36·⌈O/6⌉·6·C floats, four times the weights (38 MB for 512x512 channels).
+// Set it again when the weights change.
 type Filter struct {
-	c    Conv
+	o, c int // channels out and in of the convolution
 	back bool
 	u    []float32
 }
@@ -142,7 +145,7 @@ func (ws *Workspace) setFilter(f *Filter, c Conv, weights []float32, back bool) 
 	if len(weights) != c.O*c.C*9 {
 		return fmt.Errorf("wino: filter: %d weights do not fit %+v (want %d)", len(weights), c, c.O*c.C*9)
 	}
-	f.c, f.back = c, back
+	f.o, f.c, f.back = c.O, c.C, back
 	if back {
 		f.u = grow(f.u, filterSize(c.C, c.O))
 	} else {
@@ -152,10 +155,14 @@ func (ws *Workspace) setFilter(f *Filter, c Conv, weights []float32, back bool) 
 	return nil
 }
 
-// ForwardFilter is Forward with weights transformed beforehand by SetForward for the same c.
+// ForwardFilter is Forward with weights transformed beforehand by SetForward for a convolution
+// with the same channels (any batch, image size and padding).
 func (ws *Workspace) ForwardFilter(c Conv, src []float32, f *Filter, bias, dst []float32) error {
-	if f == nil || f.c != c || f.back || len(f.u) != filterSize(c.O, c.C) {
-		return fmt.Errorf("wino: forward: the filter was not set for the forward pass of %+v", c)
+	if err := c.Supported(); err != nil {
+		return err
+	}
+	if f == nil || f.o != c.O || f.c != c.C || f.back || len(f.u) != filterSize(c.O, c.C) {
+		return fmt.Errorf("wino: forward: the filter was not set for the forward pass of %d to %d channels", c.C, c.O)
 	}
 	oh, ow := c.OutSize()
 	if len(src) != c.N*c.C*c.H*c.W || len(dst) != c.N*c.O*oh*ow || (bias != nil && len(bias) != c.O) {
@@ -166,10 +173,13 @@ func (ws *Workspace) ForwardFilter(c Conv, src []float32, f *Filter, bias, dst [
 }
 
 // BackwardDataFilter is BackwardData with weights transformed beforehand by SetBackwardData
-// for the same c.
+// for a convolution with the same channels (any batch, image size and padding).
 func (ws *Workspace) BackwardDataFilter(c Conv, diffDst []float32, f *Filter, diffSrc []float32) error {
-	if f == nil || f.c != c || !f.back || len(f.u) != filterSize(c.C, c.O) {
-		return fmt.Errorf("wino: backward-data: the filter was not set for the backward-data pass of %+v", c)
+	if err := c.Supported(); err != nil {
+		return err
+	}
+	if f == nil || f.o != c.O || f.c != c.C || !f.back || len(f.u) != filterSize(c.C, c.O) {
+		return fmt.Errorf("wino: backward-data: the filter was not set for the backward-data pass of %d to %d channels", c.C, c.O)
 	}
 	oh, ow := c.OutSize()
 	if len(diffSrc) != c.N*c.C*c.H*c.W || len(diffDst) != c.N*c.O*oh*ow {

@@ -279,7 +279,8 @@ func TestVGGError(t *testing.T) {
 }
 
 // TestFilter checks that passes with a transformed Filter give the same bits as the plain
-// passes, and that a filter set for another shape or pass is refused.
+// passes, also on another image size, and that a filter set for another pass or other channels
+// is refused.
 func TestFilter(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 13))
 	c := Conv{N: 2, C: 9, O: 11, H: 13, W: 10, PadTop: 0, PadBottom: 1, PadLeft: 2, PadRight: 1}
@@ -313,10 +314,35 @@ func TestFilter(t *testing.T) {
 	if err := ws.BackwardDataFilter(c, dy, &ff, dx2); err == nil {
 		t.Error("BackwardDataFilter accepted a forward filter")
 	}
-	c2 := c
-	c2.N = 1
-	if err := ws.ForwardFilter(c2, x[:c2.N*c2.C*c2.H*c2.W], &ff, b, y2[:c2.N*c2.O*oh*ow]); err == nil {
-		t.Error("ForwardFilter accepted a filter set for another shape")
+	// Another batch, image size and padding with the same channels: the same filter serves.
+	c2 := Conv{N: 1, C: c.C, O: c.O, H: 21, W: 40, PadTop: 1, PadBottom: 1, PadLeft: 0, PadRight: 2}
+	oh2, ow2 := c2.OutSize()
+	x2, dy2 := uniform(r, c2.N*c2.C*c2.H*c2.W), uniform(r, c2.N*c2.O*oh2*ow2)
+	y3, y4 := make([]float32, len(dy2)), make([]float32, len(dy2))
+	dx3, dx4 := make([]float32, len(x2)), make([]float32, len(x2))
+	for _, err := range []error{
+		ws.Forward(c2, x2, w, b, y3), ws.ForwardFilter(c2, x2, &ff, b, y4),
+		ws.BackwardData(c2, dy2, w, dx3), ws.BackwardDataFilter(c2, dy2, &fb, dx4),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range y3 {
+		if y3[i] != y4[i] {
+			t.Fatalf("another image size: y[%d] = %g with a Filter, %g without", i, y4[i], y3[i])
+		}
+	}
+	for i := range dx3 {
+		if dx3[i] != dx4[i] {
+			t.Fatalf("another image size: dx[%d] = %g with a Filter, %g without", i, dx4[i], dx3[i])
+		}
+	}
+	// Other channels: refused.
+	c3 := c
+	c3.O = c.O + 1
+	if err := ws.ForwardFilter(c3, x, &ff, nil, make([]float32, c3.N*c3.O*oh*ow)); err == nil {
+		t.Error("ForwardFilter accepted a filter set for other channels")
 	}
 }
 
