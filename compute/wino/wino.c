@@ -24,6 +24,11 @@
 #define NR 16 // tiles a product block (V and M hold 16 consecutive floats of a row)
 #define MR 6 // output channels a product block (U holds 6 consecutive floats of a column)
 
+#define PW (4 * (VL - 1) + 6) // columns under 8 tiles side by side
+
+// NODIST keeps gcc -O3 from replacing short copy loops by calls to memcpy and memset.
+#define NODIST optimize("no-tree-loop-distribute-patterns")
+
 #define INLINE static inline __attribute__((always_inline))
 
 // v8 is 8 floats, one a tile (transforms) or column (products): gcc's vector extension, one
@@ -182,7 +187,7 @@ INLINE void input_tile(float d[6][6][VL], float *v, long astride) {
 INLINE void input_body(const float *src, float *v, wino_geom g, long tstart, long tc, long nb, long c0, long c1, int simd) {
 	long per_img = g.tiles_h * g.tiles_w, total = g.n * per_img;
 	long astride = plane(nb, g.ci, NR);
-	float d[6][6][VL];
+	float d[6][6][VL], patch[6][PW];
 	for (long c = c0; c < c1; c++) {
 		for (long j0 = 0; j0 < nb * NR; j0 += VL) {
 			long t = tstart + j0;
@@ -201,6 +206,30 @@ INLINE void input_body(const float *src, float *v, wino_geom g, long tstart, lon
 				for (int k = 0; k < 6; k++)
 					for (int l = 0; l < 6; l++)
 						for (int x = 0; x < VL; x++) d[k][l][x] = p[k * g.w + 4 * x + l];
+				input_tile(d, out, astride);
+				continue;
+			}
+			if (simd && j0 + VL <= tc && tx + VL <= g.tiles_w) {
+				// Eight tiles side by side across an edge of the image (the first and last
+				// blocks of a row of tiles): copy their 6 x 34 inputs, zeros outside, into a
+				// patch and gather from it.
+				const float *plane = src + (n * g.ci + c) * g.h * g.w;
+				int l0 = x0 < 0 ? (x0 < -PW ? PW : (int)-x0) : 0;
+				int l1 = g.w - x0 < PW ? (int)(g.w - x0) : PW;
+				for (int k = 0; k < 6; k++) {
+					long y = y0 + k;
+					// Loops, not memset and memcpy: libc calls for 34 floats cost more than the
+					// copy (NODIST keeps gcc from turning the loops back into them).
+					if (y < 0 || y >= g.h || l1 <= l0) {
+						for (int l = 0; l < PW; l++) patch[k][l] = 0;
+						continue;
+					}
+					const float *row = plane + y * g.w + x0;
+					for (int l = 0; l < l0; l++) patch[k][l] = 0;
+					for (int l = l0; l < l1; l++) patch[k][l] = row[l];
+					for (int l = l1; l < PW; l++) patch[k][l] = 0;
+				}
+				gather_avx2(patch[0], PW, d);
 				input_tile(d, out, astride);
 				continue;
 			}
@@ -387,10 +416,10 @@ __attribute__((target("avx2,fma"))) static void filter_avx2(const float *w, floa
 static void filter_base(const float *w, float *u, long rows, long cols, long ob0, long ob1, int back) {
 	filter_body(w, u, rows, cols, ob0, ob1, back);
 }
-__attribute__((target("avx2,fma"))) static void input_avx2(const float *src, float *v, wino_geom g, long tstart, long tc, long nb, long c0, long c1) {
+__attribute__((target("avx2,fma"), NODIST)) static void input_avx2(const float *src, float *v, wino_geom g, long tstart, long tc, long nb, long c0, long c1) {
 	input_body(src, v, g, tstart, tc, nb, c0, c1, 1);
 }
-static void input_base(const float *src, float *v, wino_geom g, long tstart, long tc, long nb, long c0, long c1) {
+__attribute__((NODIST)) static void input_base(const float *src, float *v, wino_geom g, long tstart, long tc, long nb, long c0, long c1) {
 	input_body(src, v, g, tstart, tc, nb, c0, c1, 0);
 }
 __attribute__((target("avx2,fma"))) static void output_avx2(const float *m, float *dst, const float *bias, wino_geom g, long tstart, long tc, long nb, long o0, long o1) {
