@@ -15,8 +15,15 @@
 //         [0  2 -1 -2 1 0]       [1/24 -1/12  1/6 ]
 //         [0  4  0 -5 0 1]       [ 0      0    1  ]
 
-#include <immintrin.h>
 #include <string.h>
+
+// The AVX2 builds exist on x86 only; elsewhere (arm64 and others) the portable build runs.
+#if defined(__x86_64__) || defined(__i386__)
+#define WINO_X86 1
+#include <immintrin.h>
+#else
+#define WINO_X86 0
+#endif
 
 #include "wino.h"
 
@@ -37,8 +44,12 @@
 typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
 int wino_has_avx2(void) {
+#if WINO_X86
 	__builtin_cpu_init();
 	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+	return 0;
+#endif
 }
 
 // ---- filter transform ----
@@ -112,6 +123,7 @@ INLINE void filter_body(const float *w, float *u, long rows, long cols, long ob0
 	}
 }
 
+#if WINO_X86
 // ---- AVX2 gathers and scatters of 8 tiles side by side ----
 
 // gather_avx2 fills d[k][l][x] = p[k·w + 4x + l] (8 tiles of 6x6, 4 columns apart): four
@@ -156,6 +168,19 @@ __attribute__((target("avx2,fma"))) static void scatter_avx2(float y[4][4][VL], 
 		_mm256_storeu_ps(q + 24, _mm256_permute2f128_ps(v2, v3, 0x31));
 	}
 }
+#else
+// Elsewhere the AVX2 gathers are never called (simd is 0); these keep the bodies compiling.
+static void gather_avx2(const float *p, long w, float d[6][6][VL]) {
+	for (int k = 0; k < 6; k++)
+		for (int l = 0; l < 6; l++)
+			for (int x = 0; x < VL; x++) d[k][l][x] = p[k * w + 4 * x + l];
+}
+static void scatter_avx2(float y[4][4][VL], float *q, long w) {
+	for (int i = 0; i < 4; i++)
+		for (int x = 0; x < VL; x++)
+			for (int j = 0; j < 4; j++) q[i * w + 4 * x + j] = y[i][j][x];
+}
+#endif
 
 // ---- input transform ----
 
@@ -369,6 +394,7 @@ INLINE void kernel(const float *a, const float *b, float *c, long k, int rows) {
 	}
 }
 
+#if WINO_X86
 // kernel_avx2 is kernel with intrinsics: gcc compiled the vector extension's broadcasts to a
 // scalar add and a register broadcast each (or, spelled as an initialiser, to inserts and
 // spills), 20% of the products' time; here each is one vbroadcastss from memory.
@@ -393,6 +419,9 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(const float *a, cons
 		}
 	}
 }
+#else
+static void kernel_avx2(const float *a, const float *b, float *c, long k, int rows) { kernel(a, b, c, k, rows); }
+#endif
 
 INLINE void gemm_body(const float *u, const float *v, float *m, long co, long ci, long nb, long a0, long a1, int simd) {
 	long nob = (co + MR - 1) / MR, pu = plane(nob, ci, MR), pv = plane(nb, ci, NR), pm = plane(nb, co, NR);
@@ -410,47 +439,79 @@ INLINE void gemm_body(const float *u, const float *v, float *m, long co, long ci
 
 // ---- the two builds of each transform, and the dispatch ----
 
+#if WINO_X86
 __attribute__((target("avx2,fma"))) static void filter_avx2(const float *w, float *u, long rows, long cols, long ob0, long ob1, int back) {
 	filter_body(w, u, rows, cols, ob0, ob1, back);
 }
+#endif
 static void filter_base(const float *w, float *u, long rows, long cols, long ob0, long ob1, int back) {
 	filter_body(w, u, rows, cols, ob0, ob1, back);
 }
+#if WINO_X86
 __attribute__((target("avx2,fma"), NODIST)) static void input_avx2(const float *src, float *v, wino_geom g, long tstart, long tc, long nb, long c0, long c1) {
 	input_body(src, v, g, tstart, tc, nb, c0, c1, 1);
 }
+#endif
 __attribute__((NODIST)) static void input_base(const float *src, float *v, wino_geom g, long tstart, long tc, long nb, long c0, long c1) {
 	input_body(src, v, g, tstart, tc, nb, c0, c1, 0);
 }
+#if WINO_X86
 __attribute__((target("avx2,fma"))) static void output_avx2(const float *m, float *dst, const float *bias, wino_geom g, long tstart, long tc, long nb, long o0, long o1) {
 	output_body(m, dst, bias, g, tstart, tc, nb, o0, o1, 1);
 }
+#endif
 static void output_base(const float *m, float *dst, const float *bias, wino_geom g, long tstart, long tc, long nb, long o0, long o1) {
 	output_body(m, dst, bias, g, tstart, tc, nb, o0, o1, 0);
 }
+#if WINO_X86
 __attribute__((target("avx2,fma"))) static void gemm_avx2(const float *u, const float *v, float *m, long co, long ci, long nb, long a0, long a1) {
 	gemm_body(u, v, m, co, ci, nb, a0, a1, 1);
 }
+#endif
 static void gemm_base(const float *u, const float *v, float *m, long co, long ci, long nb, long a0, long a1) {
 	gemm_body(u, v, m, co, ci, nb, a0, a1, 0);
 }
 
 void wino_filter(const float *w, float *u, long rows, long cols, long ob0, long ob1, int back, int avx2) {
-	if (avx2) filter_avx2(w, u, rows, cols, ob0, ob1, back);
-	else filter_base(w, u, rows, cols, ob0, ob1, back);
+#if WINO_X86
+	if (avx2) {
+		filter_avx2(w, u, rows, cols, ob0, ob1, back);
+		return;
+	}
+#endif
+	(void)avx2;
+	filter_base(w, u, rows, cols, ob0, ob1, back);
 }
 
 void wino_input(const float *src, float *v, wino_geom g, long tstart, long tc, long nb, long c0, long c1, int avx2) {
-	if (avx2) input_avx2(src, v, g, tstart, tc, nb, c0, c1);
-	else input_base(src, v, g, tstart, tc, nb, c0, c1);
+#if WINO_X86
+	if (avx2) {
+		input_avx2(src, v, g, tstart, tc, nb, c0, c1);
+		return;
+	}
+#endif
+	(void)avx2;
+	input_base(src, v, g, tstart, tc, nb, c0, c1);
 }
 
 void wino_output(const float *m, float *dst, const float *bias, wino_geom g, long tstart, long tc, long nb, long o0, long o1, int avx2) {
-	if (avx2) output_avx2(m, dst, bias, g, tstart, tc, nb, o0, o1);
-	else output_base(m, dst, bias, g, tstart, tc, nb, o0, o1);
+#if WINO_X86
+	if (avx2) {
+		output_avx2(m, dst, bias, g, tstart, tc, nb, o0, o1);
+		return;
+	}
+#endif
+	(void)avx2;
+	output_base(m, dst, bias, g, tstart, tc, nb, o0, o1);
 }
 
 void wino_gemm(const float *u, const float *v, float *m, long co, long ci, long nb, long a0, long a1, int avx2) {
-	if (avx2) gemm_avx2(u, v, m, co, ci, nb, a0, a1);
-	else gemm_base(u, v, m, co, ci, nb, a0, a1);
+#if WINO_X86
+	if (avx2) {
+		gemm_avx2(u, v, m, co, ci, nb, a0, a1);
+		return;
+	}
+#endif
+	(void)avx2;
+	gemm_base(u, v, m, co, ci, nb, a0, a1);
 }
