@@ -80,26 +80,27 @@ func (c Conv) Tiles() int {
 
 // fasterRule is Faster's rule without the instruction-set check. Measured on 2 vCPUs of an AMD
 // EPYC (AVX2+FMA, no AVX-512) against oneDNN 2.6's direct AVX2 kernels, batch 1, SAME padding,
-// fastest of 10 or 20 runs (BenchmarkVGG, 2026-11-27 17:56 UTC, load average about 1 from other
+// fastest of 10 runs (BenchmarkVGG, 2026-11-27 18:03 UTC, load average 0.6 to 1.3 from other
 // work), in ms: Winograd with a kept Filter / with the filter transformed in the call / oneDNN.
 //
 //	C→O      image    forward                backward-data
-//	64→64    224x224  15.3 / 16.6 / 23.3     14.6 / 14.6 / 23.1   (all of VGG's layers at 224
-//	512→512  32x32    15.3 / 23.2 / 29.1     15.4 / 23.8 / 28.2    and 512 win: see the report)
-//	64→64    28x28    0.44 / 0.53 / 0.62     0.42 / 0.55 / 0.70
-//	512→512  14x14    3.39 / 8.85 / 5.86     3.35 / 8.47 / 5.56
-//	256→256  14x14    1.00 / 2.68 / 1.61     1.00 / 2.25 / 1.55
-//	64→64    14x14    0.16 / 0.33 / 0.39     0.15 / 0.23 / 0.37   (an earlier sitting: oneDNN 0.22)
-//	512→512  7x7      3.31 / 9.95 / 2.05     3.24 / 8.67 / 2.23
-//	32→32    56x56    0.36 / 0.43 / 0.60     0.76 / 0.87 / 0.87
-//	16→16    56x56    0.23 / 0.25 / 0.40     0.20 / 0.25 / 0.23   (an earlier sitting: 0.27 forward)
-//	3→64     224x224  1.97 / 2.25 / 1.60     4.43 / 4.18 / 2.92
+//	64→64    224x224  11.4 / 12.3 / 24.8     12.9 / 14.3 / 25.5
+//	256→256  128x128  39.3 / 42.9 / 113.1    36.9 / 40.8 / 109.3  (every VGG layer at 224 and
+//	512→512  28x28    10.4 / 16.8 / 21.5     10.4 / 16.5 / 22.0    512 wins, 2x to 3x kept)
+//	64→64    28x28    0.49 / 0.79 / 0.83     0.47 / 0.75 / 0.80
+//	512→512  14x14    2.46 / 8.28 / 6.01     2.40 / 7.11 / 5.59
+//	256→256  14x14    0.88 / 2.48 / 1.83     0.85 / 2.41 / 1.75
+//	64→64    14x14    0.12 / 0.26 / 0.29     0.12 / 0.21 / 0.27   (an earlier sitting: oneDNN
+//	512→512  7x7      2.30 / 11.5 / 2.02     2.68 / 6.85 / 2.51    0.22 and 0.21, faster than
+//	32→32    56x56    0.46 / 0.69 / 0.71     0.48 / 0.49 / 0.67    Winograd in the call)
+//	16→16    56x56    0.37 / 0.33 / 0.52     0.39 / 0.34 / 0.52
+//	3→64     224x224  2.74 / 2.71 / 1.64     2.67 / 2.83 / 2.83
 //
 // Winograd loses where its fixed costs are not shared by enough tiles: with few channels (the
-// transforms cost per channel and tile what the products save: 3 channels lose, 16 tie), with
-// few tiles (the 36·O·C transformed weights are read once per call whatever the image size:
-// 38 MB at 512 channels, so 7x7 loses), and, when the filter is transformed in the call (O·C
-// kernels, 5 ms at 512x512), with few tiles for many channels (14x14 loses).
+// transforms cost per channel and tile what the products save: 3 channels lose), with few
+// tiles (the 36·O·C transformed weights are read once per call whatever the image size: 38 MB
+// at 512 channels, so 7x7 loses), and, when the filter is transformed in the call (O·C kernels,
+// about 4.5 ms at 512x512), with few tiles for many channels (14x14 loses).
 func fasterRule(c Conv, filterKept bool) bool {
 	if c.Supported() != nil || min(c.C, c.O) < 16 {
 		return false
