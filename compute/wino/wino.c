@@ -54,8 +54,8 @@ int wino_has_avx2(void) {
 
 // ---- filter transform ----
 
-// filter_lanes computes G g G^T for 8 kernels at once, one a lane (g[i]: element i of the
-// row-major 3x3 kernels), in float, multiplying by the reciprocals (division costs ten times
+// filter_lanes computes G g G^T for 8 kernels at once (6 used), one a lane (g[i]: element i of
+// the row-major 3x3 kernels), in float, multiplying by the reciprocals (division costs ten times
 // more, and a 512x512 layer has 262144 kernels). float rather than double: the 1/6 and 1/24
 // rounded to float add 6e-8 of error to U, against 5e-6 from the whole computation.
 #define FL 8
@@ -88,37 +88,37 @@ INLINE void filter_lanes(const v8 g[9], v8 out[36]) {
 // took 5 times longer that way).
 static inline long plane(long blocks, long n, long blk) { return blocks * n * blk + 16; }
 
-#define KB 16 // filter columns transformed before their 36 runs are stored
-
 INLINE void filter_body(const float *w, float *u, long rows, long cols, long ob0, long ob1, int back) {
 	long nob = (rows + MR - 1) / MR, ps = plane(nob, cols, MR);
-	float buf[36][KB * MR];
+	float gt[9][FL] = {{0}}; // lanes 6 and 7 stay zero
 	v8 g[9], out[36];
 	for (long ob = ob0; ob < ob1; ob++) {
-		for (long k0 = 0; k0 < cols; k0 += KB) {
-			long kn = cols - k0 < KB ? cols - k0 : KB;
+		for (long k = 0; k < cols; k++) {
+			// The MR kernels of rows 6·ob to 6·ob+5 and column k, one a lane: their transforms
+			// are the MR consecutive floats of U[a] at (ob, k).
 			for (int rr = 0; rr < MR; rr++) {
 				long r = ob * MR + rr;
-				for (long kl = 0; kl < kn; kl += FL) {
-					for (int x = 0; x < FL; x++) {
-						long k = k0 + kl + x;
-						if (r >= rows || kl + x >= kn) { // padding rows of the last block, or columns past the end
-							for (int i = 0; i < 9; i++) g[i][x] = 0;
-						} else if (!back) {
-							const float *src = w + (r * cols + k) * 9; // w[o=r][c=k]
-							for (int i = 0; i < 9; i++) g[i][x] = src[i];
-						} else {
-							const float *src = w + (k * rows + r) * 9; // w[o=k][c=r], rotated 180 degrees
-							for (int i = 0; i < 9; i++) g[i][x] = src[8 - i];
-						}
-					}
-					filter_lanes(g, out);
-					for (int a = 0; a < 36; a++)
-						for (int x = 0; x < FL; x++) buf[a][(kl + x) * MR + rr] = out[a][x];
+				if (r >= rows) { // padding rows of the last block
+					for (int i = 0; i < 9; i++) gt[i][rr] = 0;
+				} else if (!back) {
+					const float *src = w + (r * cols + k) * 9; // w[o=r][c=k]
+					for (int i = 0; i < 9; i++) gt[i][rr] = src[i];
+				} else {
+					const float *src = w + (k * rows + r) * 9; // w[o=k][c=r], rotated 180 degrees
+					for (int i = 0; i < 9; i++) gt[i][rr] = src[8 - i];
 				}
 			}
-			for (int a = 0; a < 36; a++)
-				memcpy(u + a * ps + (ob * cols + k0) * MR, buf[a], kn * MR * sizeof(float));
+			for (int i = 0; i < 9; i++) g[i] = *(const v8 *)gt[i];
+			filter_lanes(g, out);
+			float *dst = u + (ob * cols + k) * MR;
+			if (k + 1 < cols) {
+				// 8 floats: the last 2 land on column k+1's first rows, which its own
+				// stores overwrite next.
+				for (int a = 0; a < 36; a++) *(v8 *)(dst + a * ps) = out[a];
+			} else {
+				for (int a = 0; a < 36; a++)
+					for (int rr = 0; rr < MR; rr++) dst[a * ps + rr] = out[a][rr];
+			}
 		}
 	}
 }
