@@ -729,7 +729,8 @@ func (n *gnode) build(in []*G.Node, leaf func(*Param) *G.Node) (*G.Node, error) 
 		}
 		switch n.op {
 		case "Conv2D":
-			y, err = nn.Conv2D(x, leaf(n.param), pad, n.sh, n.sw)
+			// Winograd where it is faster (nn.ConvWinograd: the 3x3 layers at stride 1).
+			y, err = nn.Conv2DAlgo(x, leaf(n.param), pad, n.sh, n.sw, nn.ConvWinograd)
 		case "MaxPool":
 			y, err = nn.MaxPool2D(x, n.kh, n.kw, n.sh, n.sw, pad)
 		default:

@@ -444,7 +444,8 @@ func (u *unit) build(g *G.ExprGraph, nodes map[*unit]*G.Node, params map[string]
 		wn := G.NewTensor(g, tensor.Float32, 4, G.WithShape(u.w.Shape...), G.WithName(u.w.Name), G.WithValue(u.w.Tensor()))
 		bn := G.NewTensor(g, tensor.Float32, 1, G.WithShape(u.b.Shape...), G.WithName(u.b.Name), G.WithValue(u.b.Tensor()))
 		params[u.w.Name], params[u.b.Name] = wn, bn
-		y, err = nn.Conv2DBias(in[0], wn, bn, pad, u.sh, u.sw)
+		// Winograd where it is faster (nn.ConvWinograd: the 3x3 layers at stride 1).
+		y, err = nn.Conv2DBiasAlgo(in[0], wn, bn, pad, u.sh, u.sw, nn.ConvWinograd)
 		if err == nil && u.relu {
 			y, err = nn.ReLU(y)
 		}

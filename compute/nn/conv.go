@@ -29,13 +29,16 @@ type ConvAlgorithm int
 const (
 	// ConvDirect is the direct convolution, the default.
 	ConvDirect ConvAlgorithm = iota
-	// ConvWinograd asks oneDNN for its Winograd algorithm, F(4x4, 3x3), which oneDNN 2.6 has
-	// only on AVX-512 machines and for 3x3 kernels with stride 1; elsewhere the direct
-	// convolution runs instead. On two cores of an AVX-512 Xeon it ran VGG-sized 3x3 layers
-	// 1.6 to 2.6 times as fast as the direct convolution in all three passes (the 512-channel
-	// filter gradient varied from 0.9 to 1.7 times), and its results were within 2e-6 of the
-	// largest output, where the direct convolution's were within 4e-7. Off by default; the
-	// existing convolution tests pass with it on.
+	// ConvWinograd computes 3x3 convolutions at stride 1 with Winograd's F(4x4, 3x3) where it
+	// is faster: oneDNN's Winograd on AVX-512 machines (all three passes), and elsewhere
+	// compute/wino's for the forward pass and the gradient to the input, on the shapes where
+	// wino.Faster measured it ahead of oneDNN's direct kernels (the gradient to the filter stays
+	// direct). Other kernels and strides run the direct convolution. On two cores of an AVX-512
+	// Xeon oneDNN's ran VGG-sized 3x3 layers 1.6 to 2.6 times as fast as the direct convolution
+	// in all three passes (the 512-channel filter gradient varied from 0.9 to 1.7 times), and its
+	// results were within 2e-6 of the largest output, where the direct convolution's were within
+	// 4e-7; compute/wino's are within about 1e-6 (its package comment). Off by default; the
+	// convolution tests pass with it on.
 	ConvWinograd
 )
 

@@ -2,7 +2,12 @@
 
 package nn
 
-import "convas/compute/dnnl"
+import (
+	"strings"
+
+	"convas/compute/dnnl"
+	"convas/compute/wino"
+)
 
 // This file and conv_gemm.go are the seam where a build chooses how float32 convolutions run:
 // conv32 and convBackend are defined once per build. The default cgo build (this file) runs
@@ -22,12 +27,16 @@ import "convas/compute/dnnl"
 // convBackend names the backend float32 convolutions use in this build, for benchmarks.
 const convBackend = "onednn"
 
-// conv32 runs one pass of a float32 convolution, arguments by role as for convPass, through
-// oneDNN with algo (Winograd falls back to direct inside the engine where oneDNN has none), and
-// on the GEMM kernels when oneDNN cannot: libdnnl is missing, or no implementation takes the
-// shape. The engine caches a failure to create a primitive, so the fallback costs one round
-// trip to the engine's thread after the first try.
+// conv32 runs one pass of a float32 convolution, arguments by role as for convPass: with
+// ConvWinograd through compute/wino where winoFor chooses it, and otherwise through oneDNN with
+// algo (Winograd falls back to direct inside the engine where oneDNN has none), and on the GEMM
+// kernels when oneDNN cannot: libdnnl is missing, or no implementation takes the shape. The
+// engine caches a failure to create a primitive, so the fallback costs one round trip to the
+// engine's thread after the first try.
 func conv32(algo ConvAlgorithm, pass convPass, g *convGeom, x, w, y []float32) {
+	if winoFor(algo, pass, g) && winograd(pass, g, x, w, nil, y) {
+		return
+	}
 	if e, err := dnnl.Default(); err == nil && e.Run(dnnlConv(g, algo), dnnlPass(pass), x, w, y) == nil {
 		return
 	}
@@ -35,8 +44,12 @@ func conv32(algo ConvAlgorithm, pass convPass, g *convGeom, x, w, y []float32) {
 }
 
 // conv32Bias runs the forward pass of a float32 convolution and adds bias (O) to every output
-// channel: inside oneDNN's convolution where it can, after the GEMM kernels otherwise.
+// channel: inside compute/wino's or oneDNN's convolution where it can, after the GEMM kernels
+// otherwise.
 func conv32Bias(algo ConvAlgorithm, g *convGeom, x, w, bias, y []float32) {
+	if winoFor(algo, passForward, g) && winograd(passForward, g, x, w, bias, y) {
+		return
+	}
 	if e, err := dnnl.Default(); err == nil {
 		c := dnnlConv(g, algo)
 		c.Bias = true
@@ -46,6 +59,57 @@ func conv32Bias(algo ConvAlgorithm, g *convGeom, x, w, bias, y []float32) {
 	}
 	convGEMM(passForward, g, x, w, y)
 	addBias(g.outShape(), y, bias, y)
+}
+
+// winoFor reports whether a pass of g with algo runs on compute/wino: ConvWinograd, a 3x3
+// kernel at stride 1, the forward pass or the gradient to the input, oneDNN without a Winograd
+// of its own for g (it has one on AVX-512 machines, and runs all three passes there), and a
+// shape where wino.Faster measured compute/wino ahead of oneDNN's direct kernels.
+func winoFor(algo ConvAlgorithm, pass convPass, g *convGeom) bool {
+	if algo != ConvWinograd || !wino.Available || pass == passBackFilter || g.kh != 3 || g.kw != 3 || g.sh != 1 || g.sw != 1 {
+		return false
+	}
+	if e, err := dnnl.Default(); err == nil {
+		if info, err := e.Info(dnnlConv(g, algo), dnnlPass(pass)); err == nil && strings.Contains(info.Impl, "wino") {
+			return false
+		}
+	}
+	return wino.Faster(winoConv(g), false)
+}
+
+// winoConv describes g to compute/wino.
+func winoConv(g *convGeom) wino.Conv {
+	return wino.Conv{N: g.n, C: g.c, H: g.h, W: g.w, O: g.o, PadTop: g.pad.Top, PadBottom: g.pad.Bottom, PadLeft: g.pad.Left, PadRight: g.pad.Right}
+}
+
+// winoSpares keeps idle compute/wino workspaces for the next Winograd pass, at most one for each
+// pass that can run at once (a graph runs its ops one after another). A workspace holds the
+// transformed filter of the largest layer it has run (36/9 of the weights' size: 38 MB for
+// VGG19's 512x512 layers) and its tiles' buffers, so sharing them between ops keeps one such
+// buffer for a network rather than one a layer; they are caches, filled afresh by every pass.
+var winoSpares = make(chan *wino.Workspace, 4)
+
+// winograd runs a forward pass (bias may be nil) or a gradient to the input of g through
+// compute/wino, arguments by role as for conv32, and reports whether it did; it did not when
+// compute/wino refused the shape, and the caller then takes oneDNN.
+func winograd(pass convPass, g *convGeom, x, w, bias, y []float32) bool {
+	var ws *wino.Workspace
+	select {
+	case ws = <-winoSpares:
+	default:
+		ws = new(wino.Workspace)
+	}
+	defer func() {
+		select {
+		case winoSpares <- ws:
+		default:
+		}
+	}()
+	c := winoConv(g)
+	if pass == passBackData {
+		return ws.BackwardData(c, y, w, x) == nil
+	}
+	return ws.Forward(c, x, w, bias, y) == nil
 }
 
 // dnnlConv describes g to oneDNN.
@@ -77,6 +141,9 @@ func dnnlPass(p convPass) dnnl.Pass {
 // implementation and layouts, or "gemm" with the reason oneDNN declined. Tests and benchmarks
 // use it.
 func convImpl(algo ConvAlgorithm, pass convPass, g *convGeom) string {
+	if winoFor(algo, pass, g) {
+		return "wino F(4x4,3x3) nchw/oihw/nchw"
+	}
 	e, err := dnnl.Default()
 	if err != nil {
 		return "gemm (" + err.Error() + ")"
