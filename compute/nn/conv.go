@@ -127,6 +127,7 @@ type conv2DOp struct {
 	convParams
 	outCache
 	bias bool
+	kept keptFilter
 }
 
 var (
@@ -195,9 +196,9 @@ func (op *conv2DOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgon
 	}
 	switch {
 	case x.Dtype() == tensor.Float32 && op.bias:
-		conv32Bias(op.algo, &g, dataOf[float32](x), dataOf[float32](w), dataOf[float32](in[2]), dataOf[float32](y))
+		conv32Bias(op.algo, &g, dataOf[float32](x), dataOf[float32](w), dataOf[float32](in[2]), dataOf[float32](y), &op.kept)
 	case x.Dtype() == tensor.Float32:
-		conv32(op.algo, passForward, &g, dataOf[float32](x), dataOf[float32](w), dataOf[float32](y))
+		conv32(op.algo, passForward, &g, dataOf[float32](x), dataOf[float32](w), dataOf[float32](y), &op.kept)
 	case op.bias:
 		convForward(&g, dataOf[float64](x), dataOf[float64](w), dataOf[float64](y))
 		addBias(g.outShape(), dataOf[float64](y), dataOf[float64](in[2]), dataOf[float64](y))
@@ -326,6 +327,7 @@ func (p convParams) backShapes(name string, inputs []gorgonia.DimSizer) ([]tenso
 type conv2DBackDataOp struct {
 	convParams
 	outCache
+	kept keptFilter
 }
 
 var _ gorgonia.UsePreallocDoer = (*conv2DBackDataOp)(nil)
@@ -368,7 +370,7 @@ func (op *conv2DBackDataOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value)
 		return nil, err
 	}
 	if x.Dtype() == tensor.Float32 {
-		conv32(op.algo, passBackData, &g, dataOf[float32](dx), dataOf[float32](w), dataOf[float32](dy))
+		conv32(op.algo, passBackData, &g, dataOf[float32](dx), dataOf[float32](w), dataOf[float32](dy), &op.kept)
 	} else {
 		convBackData(&g, dataOf[float64](w), dataOf[float64](dy), dataOf[float64](dx))
 	}
@@ -440,7 +442,7 @@ func (op *conv2DBackFilterOp) do(prealloc gorgonia.Value, inputs []gorgonia.Valu
 		return nil, err
 	}
 	if x.Dtype() == tensor.Float32 {
-		conv32(op.algo, passBackFilter, &g, dataOf[float32](x), dataOf[float32](dw), dataOf[float32](dy))
+		conv32(op.algo, passBackFilter, &g, dataOf[float32](x), dataOf[float32](dw), dataOf[float32](dy), nil)
 	} else {
 		convBackFilter(&g, dataOf[float64](x), dataOf[float64](dy), dataOf[float64](dw))
 	}

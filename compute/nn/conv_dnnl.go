@@ -3,7 +3,10 @@
 package nn
 
 import (
+	"bytes"
 	"strings"
+	"sync"
+	"unsafe"
 
 	"convas/compute/dnnl"
 	"convas/compute/wino"
@@ -32,9 +35,10 @@ const convBackend = "onednn"
 // algo (Winograd falls back to direct inside the engine where oneDNN has none), and on the GEMM
 // kernels when oneDNN cannot: libdnnl is missing, or no implementation takes the shape. The
 // engine caches a failure to create a primitive, so the fallback costs one round trip to the
-// engine's thread after the first try.
-func conv32(algo ConvAlgorithm, pass convPass, g *convGeom, x, w, y []float32) {
-	if winoFor(algo, pass, g) && winograd(pass, g, x, w, nil, y) {
+// engine's thread after the first try. kept is the op's cache of transformed weights for
+// compute/wino (nil for the gradient to the filter).
+func conv32(algo ConvAlgorithm, pass convPass, g *convGeom, x, w, y []float32, kept *keptFilter) {
+	if winoFor(algo, pass, g) && winograd(pass, g, x, w, nil, y, kept) {
 		return
 	}
 	if e, err := dnnl.Default(); err == nil && e.Run(dnnlConv(g, algo), dnnlPass(pass), x, w, y) == nil {
@@ -46,8 +50,8 @@ func conv32(algo ConvAlgorithm, pass convPass, g *convGeom, x, w, y []float32) {
 // conv32Bias runs the forward pass of a float32 convolution and adds bias (O) to every output
 // channel: inside compute/wino's or oneDNN's convolution where it can, after the GEMM kernels
 // otherwise.
-func conv32Bias(algo ConvAlgorithm, g *convGeom, x, w, bias, y []float32) {
-	if winoFor(algo, passForward, g) && winograd(passForward, g, x, w, bias, y) {
+func conv32Bias(algo ConvAlgorithm, g *convGeom, x, w, bias, y []float32, kept *keptFilter) {
+	if winoFor(algo, passForward, g) && winograd(passForward, g, x, w, bias, y, kept) {
 		return
 	}
 	if e, err := dnnl.Default(); err == nil {
@@ -74,7 +78,60 @@ func winoFor(algo ConvAlgorithm, pass convPass, g *convGeom) bool {
 			return false
 		}
 	}
-	return wino.Faster(winoConv(g), false)
+	c := winoConv(g)
+	return wino.Faster(c, keepFilter(c))
+}
+
+// keepFilter reports whether an op keeps compute/wino's transformed weights for c between runs
+// (keptFilter): for small images (64 tiles of 4x4 outputs or fewer, at most a 32x32 image at
+// batch 1), where transforming the weights in every run costs as much as the rest of the
+// convolution (VGG19's 512-channel layers at 28x28: 18 ms a run with the transform, 12 without;
+// at 14x14, 7.4 and 3.3). A kept filter holds four times the weights and a copy of them, so
+// larger images, where the transform is a small share, transform them in every run.
+func keepFilter(c wino.Conv) bool {
+	oh, ow := c.OutSize()
+	return c.N*((oh+3)/4)*((ow+3)/4) <= 64
+}
+
+// keptFilter is an op's cache of compute/wino's transformed weights and of the weights they
+// were made from. Every run compares the weights with that copy, byte for byte, and transforms
+// them again when they differ, so training, which changes them every step, stays exact; a
+// network whose weights stay the same (style transfer, DeepDream) transforms them once.
+type keptFilter struct {
+	mu   sync.Mutex
+	f    wino.Filter
+	from []float32
+	o, c int
+	ok   bool
+}
+
+// get returns the Filter for weights w of c in the pass (back for the gradient to the input),
+// transforming them with ws when the cache does not hold them.
+func (k *keptFilter) get(ws *wino.Workspace, c wino.Conv, w []float32, back bool) (*wino.Filter, error) {
+	if k.ok && k.o == c.O && k.c == c.C && bytes.Equal(floatBytes(k.from), floatBytes(w)) {
+		return &k.f, nil
+	}
+	k.ok = false
+	var err error
+	if back {
+		err = ws.SetBackwardData(&k.f, c, w)
+	} else {
+		err = ws.SetForward(&k.f, c, w)
+	}
+	if err != nil {
+		return nil, err
+	}
+	k.from = append(k.from[:0], w...)
+	k.o, k.c, k.ok = c.O, c.C, true
+	return &k.f, nil
+}
+
+// floatBytes views s as bytes.
+func floatBytes(s []float32) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 4*len(s))
 }
 
 // winoConv describes g to compute/wino.
@@ -92,7 +149,7 @@ var winoSpares = make(chan *wino.Workspace, 4)
 // winograd runs a forward pass (bias may be nil) or a gradient to the input of g through
 // compute/wino, arguments by role as for conv32, and reports whether it did; it did not when
 // compute/wino refused the shape, and the caller then takes oneDNN.
-func winograd(pass convPass, g *convGeom, x, w, bias, y []float32) bool {
+func winograd(pass convPass, g *convGeom, x, w, bias, y []float32, kept *keptFilter) bool {
 	var ws *wino.Workspace
 	select {
 	case ws = <-winoSpares:
@@ -106,7 +163,20 @@ func winograd(pass convPass, g *convGeom, x, w, bias, y []float32) bool {
 		}
 	}()
 	c := winoConv(g)
-	if pass == passBackData {
+	back := pass == passBackData
+	if kept != nil && keepFilter(c) {
+		kept.mu.Lock()
+		defer kept.mu.Unlock()
+		f, err := kept.get(ws, c, w, back)
+		if err != nil {
+			return false
+		}
+		if back {
+			return ws.BackwardDataFilter(c, y, f, x) == nil
+		}
+		return ws.ForwardFilter(c, x, f, bias, y) == nil
+	}
+	if back {
 		return ws.BackwardData(c, y, w, x) == nil
 	}
 	return ws.Forward(c, x, w, bias, y) == nil

@@ -80,7 +80,7 @@ func TestConvDNNLMatchesGEMM(t *testing.T) {
 			for j := range args32[out] {
 				args32[out][j] = float32(math.NaN()) // every element must be written
 			}
-			conv32(ConvDirect, pass, &g, args32[0], args32[1], args32[2])
+			conv32(ConvDirect, pass, &g, args32[0], args32[1], args32[2], nil)
 			gemm32 := in32
 			gemm32[out] = make([]float32, sizes[out])
 			convGEMM(pass, &g, gemm32[0], gemm32[1], gemm32[2])

@@ -4,6 +4,7 @@ package nn
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -94,4 +95,77 @@ func flat(v gorgonia.Value) []float64 {
 		return append([]float64(nil), d...)
 	}
 	return nil
+}
+
+// TestConv2DWinogradKeptFilter checks the ops' cache of transformed weights on a small image
+// (where they keep it): a second run with the same weights gives the same output bit for bit,
+// and a run after the weights changed in place (as a training step changes them) follows the
+// new weights, forward and in the gradient to the input.
+func TestConv2DWinogradKeptFilter(t *testing.T) {
+	r := newRand(471)
+	xs, ws := tensor.Shape{1, 32, 16, 16}, tensor.Shape{32, 32, 3, 3}
+	pad := Padding{1, 1, 1, 1}
+	g, err := newConvGeom(xs, ws, pad, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := winoConv(&g)
+	if !keepFilter(c) || !wino.Faster(c, true) {
+		t.Skipf("%v: compute/wino does not keep a filter for this shape here", xs)
+	}
+	x := tensor.New(tensor.WithShape(xs...), tensor.WithBacking(toDtype(tensor.Float32, randData(r, xs.TotalSize()))))
+	wd := toDtype(tensor.Float32, randData(r, ws.TotalSize())).([]float32)
+	w := tensor.New(tensor.WithShape(ws...), tensor.WithBacking(wd))
+	dy := tensor.New(tensor.WithShape(g.outShape()...), tensor.WithBacking(toDtype(tensor.Float32, randData(r, g.outShape().TotalSize()))))
+	fwd := &conv2DOp{convParams: convParams{pad: pad, sh: 1, sw: 1, algo: ConvWinograd}}
+	back := &conv2DBackDataOp{convParams: convParams{pad: pad, sh: 1, sw: 1, algo: ConvWinograd}}
+	direct := convParams{pad: pad, sh: 1, sw: 1}
+	check := func(step string) {
+		t.Helper()
+		y1, err := fwd.Do(x, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y2, err := fwd.Do(x, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(y1.Data().([]float32), y2.Data().([]float32)) {
+			t.Errorf("%s: two runs with the same weights differ", step)
+		}
+		dx, err := back.Do(x, w, dy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantY, err := (&conv2DOp{convParams: direct}).Do(x, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantDX, err := (&conv2DBackDataOp{convParams: direct}).Do(x, w, dy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			what      string
+			got, want []float32
+		}{{"y", y1.Data().([]float32), wantY.Data().([]float32)}, {"dx", dx.Data().([]float32), wantDX.Data().([]float32)}} {
+			var d, m float64
+			for i := range c.want {
+				d = math.Max(d, math.Abs(float64(c.got[i]-c.want[i])))
+				m = math.Max(m, math.Abs(float64(c.want[i])))
+			}
+			if d > 1e-5*m {
+				t.Errorf("%s: %s differs from the direct convolution's by %.2g of the largest value", step, c.what, d/m)
+			}
+		}
+	}
+	check("first weights")
+	if !fwd.kept.ok || !back.kept.ok {
+		t.Fatal("the ops kept no filter")
+	}
+	for i := range wd {
+		wd[i] = -2 * wd[i]
+	}
+	wd[7] += 1
+	check("changed weights")
 }
