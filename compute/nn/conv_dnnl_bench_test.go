@@ -23,31 +23,33 @@ func reportConv(b *testing.B, flops float64, best, cpu time.Duration) {
 // BenchmarkConv2DBackends times the three float32 passes of the convolution ops on this build's
 // backend (convBackend: oneDNN in the default build) and, in the same run, the im2col+GEMM
 // kernels they replace ("gemm", with this build's BLAS), for the MNIST recipe's two layers at
-// batch 100, the CIFAR-10 recipe's first layer at batch 128 and three VGG-sized 3x3 layers at
-// batch 1. GFLOP/s counts a multiply-add as 2 FLOPs
+// batch 100, the CIFAR-10 recipe's first layer at batch 128, three VGG-sized 3x3 layers at
+// batch 1 and two of GoogLeNet's at 512x512 (its 7x7 first layer at stride 2 and a 1x1 layer). GFLOP/s counts a multiply-add as 2 FLOPs
 // (2·N·O·C·KH·KW·OH·OW per pass); best-ms is the fastest iteration, the figure least disturbed
 // by other processes on a shared machine. Winograd runs as a third backend where oneDNN has it.
 func BenchmarkConv2DBackends(b *testing.B) {
 	layers := []struct {
 		name       string
 		n, c, h, w int
-		o, k       int
+		o, k, s    int
 	}{
-		{"mnist1_100x1x28x28_25x4x4", 100, 1, 28, 28, 25, 4},
-		{"mnist2_100x25x14x14_50x4x4", 100, 25, 14, 14, 50, 4},
-		{"cifar1_128x3x24x24_64x5x5", 128, 3, 24, 24, 64, 5},
-		{"vgg_1x64x224x224_64x3x3", 1, 64, 224, 224, 64, 3},
-		{"vgg_1x256x56x56_256x3x3", 1, 256, 56, 56, 256, 3},
-		{"vgg_1x512x28x28_512x3x3", 1, 512, 28, 28, 512, 3},
+		{"mnist1_100x1x28x28_25x4x4", 100, 1, 28, 28, 25, 4, 1},
+		{"mnist2_100x25x14x14_50x4x4", 100, 25, 14, 14, 50, 4, 1},
+		{"cifar1_128x3x24x24_64x5x5", 128, 3, 24, 24, 64, 5, 1},
+		{"vgg_1x64x224x224_64x3x3", 1, 64, 224, 224, 64, 3, 1},
+		{"vgg_1x256x56x56_256x3x3", 1, 256, 56, 56, 256, 3, 1},
+		{"vgg_1x512x28x28_512x3x3", 1, 512, 28, 28, 512, 3, 1},
+		{"googlenet0_1x3x512x512_64x7x7s2", 1, 3, 512, 512, 64, 7, 2},
+		{"googlenet1x1_1x480x64x64_192x1x1", 1, 480, 64, 64, 192, 1, 1},
 	}
 	for _, l := range layers {
 		r := newRand(61)
 		data := func(shape ...int) []float32 {
 			return toDtype(tensor.Float32, randData(r, tensor.Shape(shape).TotalSize())).([]float32)
 		}
-		pad := Same(l.h, l.w, l.k, l.k, 1, 1)
+		pad := Same(l.h, l.w, l.k, l.k, l.s, l.s)
 		xs, ws := tensor.Shape{l.n, l.c, l.h, l.w}, tensor.Shape{l.o, l.c, l.k, l.k}
-		g, err := newConvGeom(xs, ws, pad, 1, 1)
+		g, err := newConvGeom(xs, ws, pad, l.s, l.s)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -63,7 +65,7 @@ func BenchmarkConv2DBackends(b *testing.B) {
 		}
 		for _, pass := range []convPass{passForward, passBackData, passBackFilter} {
 			for _, algo := range algos {
-				cp := convParams{pad: pad, sh: 1, sw: 1, algo: algo}
+				cp := convParams{pad: pad, sh: l.s, sw: l.s, algo: algo}
 				var op gorgonia.Op
 				inputs := []gorgonia.Value{x, w, dy}
 				switch pass {
