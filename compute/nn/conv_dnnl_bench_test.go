@@ -24,9 +24,11 @@ func reportConv(b *testing.B, flops float64, best, cpu time.Duration) {
 // backend (convBackend: oneDNN in the default build) and, in the same run, the im2col+GEMM
 // kernels they replace ("gemm", with this build's BLAS), for the MNIST recipe's two layers at
 // batch 100, the CIFAR-10 recipe's first layer at batch 128, three VGG-sized 3x3 layers at
-// batch 1 and two of GoogLeNet's at 512x512 (its 7x7 first layer at stride 2 and a 1x1 layer). GFLOP/s counts a multiply-add as 2 FLOPs
-// (2·N·O·C·KH·KW·OH·OW per pass); best-ms is the fastest iteration, the figure least disturbed
-// by other processes on a shared machine. Winograd runs as a third backend where oneDNN has it.
+// batch 1 and two of GoogLeNet's at 512x512 (its 7x7 first layer at stride 2 and a 1x1 layer).
+// GFLOP/s counts a multiply-add as 2 FLOPs (2·N·O·C·KH·KW·OH·OW per pass); best-ms is the
+// fastest iteration, the figure least disturbed by other processes on a shared machine.
+// ConvWinograd runs as a third backend where a Winograd kernel takes the shape (oneDNN's, or
+// compute/wino's).
 func BenchmarkConv2DBackends(b *testing.B) {
 	layers := []struct {
 		name       string
