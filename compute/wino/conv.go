@@ -80,33 +80,36 @@ func (c Conv) Tiles() int {
 
 // fasterRule is Faster's rule without the instruction-set check. Measured on 2 vCPUs of an AMD
 // EPYC (AVX2+FMA, no AVX-512) against oneDNN 2.6's direct AVX2 kernels, batch 1, SAME padding,
-// fastest of 10 runs (BenchmarkVGG, 2026-11-27 18:03 UTC, load average 0.6 to 1.3 from other
-// work), in ms: Winograd with a kept Filter / with the filter transformed in the call / oneDNN.
+// fastest of 20 runs in two sittings (BenchmarkVGG, 2026-11-27 18:05 and 18:07 UTC, load
+// average 1.1 to 3.4 from other work), in ms: Winograd with a kept Filter / with the filter
+// transformed in the call / oneDNN.
 //
 //	C→O      image    forward                backward-data
-//	64→64    224x224  11.4 / 12.3 / 24.8     12.9 / 14.3 / 25.5
-//	256→256  128x128  39.3 / 42.9 / 113.1    36.9 / 40.8 / 109.3  (every VGG layer at 224 and
-//	512→512  28x28    10.4 / 16.8 / 21.5     10.4 / 16.5 / 22.0    512 wins, 2x to 3x kept)
-//	64→64    28x28    0.49 / 0.79 / 0.83     0.47 / 0.75 / 0.80
-//	512→512  14x14    2.46 / 8.28 / 6.01     2.40 / 7.11 / 5.59
-//	256→256  14x14    0.88 / 2.48 / 1.83     0.85 / 2.41 / 1.75
-//	64→64    14x14    0.12 / 0.26 / 0.29     0.12 / 0.21 / 0.27   (an earlier sitting: oneDNN
-//	512→512  7x7      2.30 / 11.5 / 2.02     2.68 / 6.85 / 2.51    0.22 and 0.21, faster than
-//	32→32    56x56    0.46 / 0.69 / 0.71     0.48 / 0.49 / 0.67    Winograd in the call)
-//	16→16    56x56    0.37 / 0.33 / 0.52     0.39 / 0.34 / 0.52
-//	3→64     224x224  2.74 / 2.71 / 1.64     2.67 / 2.83 / 2.83
+//	64→64    224x224  9.89 / 9.34 / 21.6     9.53 / 10.4 / 24.1   (every VGG layer at 224 and
+//	256→256  56x56    7.19 / 7.72 / 21.2     7.17 / 7.56 / 21.3    512 wins, 2x to 3x)
+//	512→512  28x28    10.4 / 14.8 / 22.3     9.97 / 14.9 / 20.2
+//	64→64    28x28    0.30 / 0.34 / 0.49     0.28 / 0.36 / 0.58
+//	512→512  14x14    2.18 / 5.85 / 5.62     2.29 / 5.82 / 5.41
+//	256→256  14x14    0.65 / 1.34 / 1.58     0.62 / 1.16 / 1.37
+//	64→64    14x14    0.11 / 0.16 / 0.23     0.11 / 0.16 / 0.21
+//	512→512  7x7      2.21 / 6.40 / 1.93     2.28 / 5.93 / 1.93
+//	32→32    56x56    0.47 / 0.40 / 0.66     0.30 / 0.29 / 0.53
+//	16→16    56x56    0.18 / 0.16 / 0.26     0.19 / 0.20 / 0.24
+//	3→64     224x224  2.62 / 2.26 / 1.66     3.03 / 3.53 / 2.85
 //
 // Winograd loses where its fixed costs are not shared by enough tiles: with few channels (the
 // transforms cost per channel and tile what the products save: 3 channels lose), with few
 // tiles (the 36·O·C transformed weights are read once per call whatever the image size: 38 MB
 // at 512 channels, so 7x7 loses), and, when the filter is transformed in the call (O·C kernels,
-// about 4.5 ms at 512x512), with few tiles for many channels (14x14 loses).
+// about 4 ms at 512x512, bound by writing its 38 MB), with few tiles for many channels (14x14
+// at 512 channels loses).
 func fasterRule(c Conv, filterKept bool) bool {
 	if c.Supported() != nil || min(c.C, c.O) < 16 {
 		return false
 	}
+	t := c.Tiles()
 	if filterKept {
-		return c.Tiles() >= 16
+		return t >= 16
 	}
-	return c.Tiles() >= 49
+	return t >= 49 || (t >= 16 && c.C*c.O <= 256*256)
 }

@@ -23,7 +23,8 @@ const Available = true
 // BackwardDataFilter) or has the weights transformed in every call (Forward, BackwardData).
 // The rule (measured on an AVX2 machine without AVX-512, where oneDNN 2.6 has no Winograd of
 // its own; figures at fasterRule): at least 16 input and output channels, and at least 16 tiles
-// of 4x4 outputs (a 14x14 image) with a kept filter, or 49 (28x28) without.
+// of 4x4 outputs (a 14x14 image) with a kept filter; without, 49 tiles (28x28), or 16 with at
+// most 256x256 channels.
 // It is false on CPUs without AVX2 and FMA, where the kernels run their portable build.
 func Faster(c Conv, filterKept bool) bool {
 	return C.wino_has_avx2() != 0 && fasterRule(c, filterKept)
