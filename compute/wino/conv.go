@@ -40,8 +40,10 @@ func (c Conv) Supported() error {
 	if oh, ow := c.OutSize(); oh < 1 || ow < 1 {
 		return fmt.Errorf("%w: the 3x3 kernel is larger than the padded input in %+v", ErrUnsupported, c)
 	}
-	const limit = 1 << 31 // element counts past 2^31 would overflow int on 32-bit platforms
-	if oh, ow := c.OutSize(); c.N*c.C*c.H*c.W >= limit || c.N*c.O*oh*ow >= limit || c.N*((oh+3)/4)*((ow+3)/4) >= limit {
+	// Element counts past 2^31 would overflow int on 32-bit platforms and C's long on 64-bit
+	// Windows; the transformed filter holds 36·(O+5)·C of them.
+	const limit = 1 << 31
+	if oh, ow := c.OutSize(); c.N*c.C*c.H*c.W >= limit || c.N*c.O*oh*ow >= limit || 36*(c.O+5)*c.C >= limit {
 		return fmt.Errorf("%w: too large (%+v)", ErrUnsupported, c)
 	}
 	return nil

@@ -238,7 +238,7 @@ INLINE void input_body(const float *src, float *v, wino_geom g, long tstart, lon
 				// Eight tiles side by side across an edge of the image (the first and last
 				// blocks of a row of tiles): copy their 6 x 34 inputs, zeros outside, into a
 				// patch and gather from it.
-				const float *plane = src + (n * g.ci + c) * g.h * g.w;
+				const float *chan = src + (n * g.ci + c) * g.h * g.w;
 				int l0 = x0 < 0 ? (x0 < -PW ? PW : (int)-x0) : 0;
 				int l1 = g.w - x0 < PW ? (int)(g.w - x0) : PW;
 				for (int k = 0; k < 6; k++) {
@@ -249,7 +249,7 @@ INLINE void input_body(const float *src, float *v, wino_geom g, long tstart, lon
 						for (int l = 0; l < PW; l++) patch[k][l] = 0;
 						continue;
 					}
-					const float *row = plane + y * g.w + x0;
+					const float *row = chan + y * g.w + x0;
 					for (int l = 0; l < l0; l++) patch[k][l] = 0;
 					for (int l = l0; l < l1; l++) patch[k][l] = row[l];
 					for (int l = l1; l < PW; l++) patch[k][l] = 0;
@@ -332,14 +332,14 @@ INLINE void output_body(const float *m, float *dst, const float *bias, wino_geom
 			}
 			for (int x = 0; x < nv; x++, tt++) {
 				n = tt / per_img, rem = tt % per_img, ty = rem / g.tiles_w, tx = rem % g.tiles_w;
-				float *plane = dst + (n * g.co + o) * g.oh * g.ow;
+				float *chan = dst + (n * g.co + o) * g.oh * g.ow;
 				for (int i = 0; i < 4; i++) {
 					long yy = 4 * ty + i;
 					if (yy >= g.oh) break;
 					for (int jj = 0; jj < 4; jj++) {
 						long xx = 4 * tx + jj;
 						if (xx >= g.ow) break;
-						plane[yy * g.ow + xx] = y[i][jj][x];
+						chan[yy * g.ow + xx] = y[i][jj][x];
 					}
 				}
 			}
