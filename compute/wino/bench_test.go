@@ -123,3 +123,98 @@ func BenchmarkChunking(b *testing.B) {
 		}
 	}
 }
+
+// vgg19Convs are the 16 convolutions of VGG19 (channels in and out, and the image size as a
+// fraction of the input's: 1, 1/2, ... 1/16).
+var vgg19Convs = []struct{ c, o, div int }{
+	{3, 64, 1}, {64, 64, 1},
+	{64, 128, 2}, {128, 128, 2},
+	{128, 256, 4}, {256, 256, 4}, {256, 256, 4}, {256, 256, 4},
+	{256, 512, 8}, {512, 512, 8}, {512, 512, 8}, {512, 512, 8},
+	{512, 512, 16}, {512, 512, 16}, {512, 512, 16}, {512, 512, 16},
+}
+
+// BenchmarkVGG19Convs runs the 16 convolutions of VGG19 at batch 1 (forward, then backward-data
+// in reverse order: one step of style transfer without pooling, ReLU and losses) with oneDNN's
+// direct kernels for every layer ("onednn"), and with Winograd with kept Filters where Faster
+// says so and oneDNN elsewhere ("faster"), in the same run. GFLOP/s counts the direct FLOPs of
+// all 32 passes.
+func BenchmarkVGG19Convs(b *testing.B) {
+	eng, err := dnnl.Default()
+	if err != nil {
+		b.Skip(err)
+	}
+	for _, size := range []int{224, 512} {
+		type layer struct {
+			c      Conv
+			dc     dnnl.Conv
+			x, w   []float32
+			y      []float32
+			ff, fb Filter
+			wino   bool
+		}
+		var layers []*layer
+		var flops float64
+		var ws Workspace
+		for i, v := range vgg19Convs {
+			hw := size / v.div
+			c := Conv{N: 1, C: v.c, O: v.o, H: hw, W: hw, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+			x, w := vggData(rand.New(rand.NewPCG(7, uint64(i))), c)
+			l := &layer{c: c, x: x, w: w, y: make([]float32, c.N*c.O*hw*hw), wino: Faster(c, true),
+				dc: dnnl.Conv{N: 1, C: v.c, H: hw, W: hw, O: v.o, KH: 3, KW: 3, StrideH: 1, StrideW: 1,
+					PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}}
+			if err := ws.SetForward(&l.ff, c, w); err != nil {
+				b.Fatal(err)
+			}
+			if err := ws.SetBackwardData(&l.fb, c, w); err != nil {
+				b.Fatal(err)
+			}
+			layers = append(layers, l)
+			flops += 2 * c.FLOPs()
+		}
+		for _, mode := range []string{"onednn", "faster"} {
+			b.Run(fmt.Sprintf("%d/%s", size, mode), func(b *testing.B) {
+				step := func() error {
+					for _, l := range layers {
+						var err error
+						if mode == "faster" && l.wino {
+							err = ws.ForwardFilter(l.c, l.x, &l.ff, nil, l.y)
+						} else {
+							err = eng.Run(l.dc, dnnl.Forward, l.x, l.w, l.y)
+						}
+						if err != nil {
+							return err
+						}
+					}
+					for i := len(layers) - 1; i >= 0; i-- {
+						l := layers[i]
+						var err error
+						if mode == "faster" && l.wino {
+							err = ws.BackwardDataFilter(l.c, l.y, &l.fb, l.x)
+						} else {
+							err = eng.Run(l.dc, dnnl.BackwardData, l.x, l.w, l.y)
+						}
+						if err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				if err := step(); err != nil {
+					b.Fatal(err)
+				}
+				best := time.Duration(1 << 62)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					t0 := time.Now()
+					if err := step(); err != nil {
+						b.Fatal(err)
+					}
+					best = min(best, time.Since(t0))
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				b.ReportMetric(float64(best.Microseconds())/1e3, "best-ms")
+			})
+		}
+	}
+}
