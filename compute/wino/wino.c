@@ -351,53 +351,46 @@ INLINE void output_body(const float *m, float *dst, const float *bias, wino_geom
 
 // kernel computes one MR x NR block of M[a] = U[a] V[a]: c[i][j] = sum over p < k of
 // a[p][i] b[p][j], a and b packed (MR and NR floats a step), c with row stride NR; only the
-// first rows rows are stored. Twelve 8-float accumulators, two loads and six broadcasts a step:
-// the AVX2 register file's 16 registers hold it (the baseline build splits each vector in two).
-// The sum runs in blocks of KSUM steps, each added to c afterwards: a float32 sum's rounding
-// error grows with its length: two levels (blocks of 64, then their sum) brought the error at
-// C = 512 on VGG-like data from 1.1e-5 to 4.5e-6, at the price of a load and store of c a block.
+// first rows rows are stored. The sum runs in blocks of KSUM steps, each added to c afterwards:
+// a float32 sum's rounding error grows with its length, and two levels (blocks of 64, then
+// their sum) brought the error at C = 512 on VGG-like data from 1.1e-5 to 4.5e-6, at the price
+// of a load and store of c a block. This is the portable build, in 4-float vectors, 8 columns
+// at a time: twelve accumulators fit the 16 SSE registers (with 8-float vectors they spilled,
+// and the products ran 25 times slower than kernel_avx2's).
 #define KSUM 64
-INLINE void kernel(const float *a, const float *b, float *c, long k, int rows) {
-	v8 *o = (v8 *)c;
-	for (long p0 = 0; p0 < k; p0 += KSUM) {
-		long pn = k - p0 < KSUM ? k - p0 : KSUM;
-		v8 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
-		v8 c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};
-		for (long p = 0; p < pn; p++, a += MR, b += NR) {
-			v8 b0 = *(const v8 *)b, b1 = *(const v8 *)(b + 8), x;
-			x = (v8){0} + a[0]; c00 += x * b0; c01 += x * b1;
-			x = (v8){0} + a[1]; c10 += x * b0; c11 += x * b1;
-			x = (v8){0} + a[2]; c20 += x * b0; c21 += x * b1;
-			x = (v8){0} + a[3]; c30 += x * b0; c31 += x * b1;
-			x = (v8){0} + a[4]; c40 += x * b0; c41 += x * b1;
-			x = (v8){0} + a[5]; c50 += x * b0; c51 += x * b1;
-		}
-		if (p0 == 0) {
-			switch (rows) {
-			default: o[10] = c50; o[11] = c51; /* fall through */
-			case 5: o[8] = c40; o[9] = c41; /* fall through */
-			case 4: o[6] = c30; o[7] = c31; /* fall through */
-			case 3: o[4] = c20; o[5] = c21; /* fall through */
-			case 2: o[2] = c10; o[3] = c11; /* fall through */
-			case 1: o[0] = c00; o[1] = c01;
+typedef float v4 __attribute__((vector_size(16), aligned(4)));
+INLINE void kernel(const float *a0, const float *b0, float *c, long k, int rows) {
+	for (int h = 0; h < NR; h += 8) {
+		const float *a = a0, *b = b0 + h;
+		for (long p0 = 0; p0 < k; p0 += KSUM) {
+			long pn = k - p0 < KSUM ? k - p0 : KSUM;
+			v4 acc[MR][2] = {{{0}}};
+			for (long p = 0; p < pn; p++, a += MR, b += NR) {
+				v4 x0 = *(const v4 *)b, x1 = *(const v4 *)(b + 4);
+				for (int i = 0; i < MR; i++) {
+					acc[i][0] += a[i] * x0;
+					acc[i][1] += a[i] * x1;
+				}
 			}
-		} else {
-			switch (rows) {
-			default: o[10] += c50; o[11] += c51; /* fall through */
-			case 5: o[8] += c40; o[9] += c41; /* fall through */
-			case 4: o[6] += c30; o[7] += c31; /* fall through */
-			case 3: o[4] += c20; o[5] += c21; /* fall through */
-			case 2: o[2] += c10; o[3] += c11; /* fall through */
-			case 1: o[0] += c00; o[1] += c01;
+			for (int i = 0; i < rows; i++) {
+				v4 *o = (v4 *)(c + i * NR + h);
+				if (p0 == 0) {
+					o[0] = acc[i][0];
+					o[1] = acc[i][1];
+				} else {
+					o[0] += acc[i][0];
+					o[1] += acc[i][1];
+				}
 			}
 		}
 	}
 }
 
 #if WINO_X86
-// kernel_avx2 is kernel with intrinsics: gcc compiled the vector extension's broadcasts to a
-// scalar add and a register broadcast each (or, spelled as an initialiser, to inserts and
-// spills), 20% of the products' time; here each is one vbroadcastss from memory.
+// kernel_avx2 is kernel's AVX2 build, 16 columns at a time: twelve 8-float accumulators, two
+// loads and six broadcasts a step, which the 16 AVX registers hold. Intrinsics, because gcc
+// compiled the vector extension's broadcasts to a scalar add and a register broadcast each (or,
+// spelled as an initialiser, to inserts and spills), which cost half the products' speed.
 __attribute__((target("avx2,fma"))) static void kernel_avx2(const float *a, const float *b, float *c, long k, int rows) {
 	for (long p0 = 0; p0 < k; p0 += KSUM) {
 		long pn = k - p0 < KSUM ? k - p0 : KSUM;
