@@ -16,10 +16,14 @@ var ErrUnsupported = errors.New("wino: unsupported convolution")
 // and compute/dnnl): src (N, C, H, W) in NCHW, weights (O, C, 3, 3) in OIHW and dst (N, O, OH,
 // OW) in NCHW, with OH = H+PadTop+PadBottom-2 and OW = W+PadLeft+PadRight-2. Padding may be
 // asymmetric (TensorFlow's SAME) and larger than 2.
+//
+// With ReLU, Forward writes max(conv + bias, 0), in the output transform rather than a pass of
+// its own; BackwardData ignores it (the caller masks diff_dst with the forward output first).
 type Conv struct {
 	N, C, H, W                           int
 	O                                    int
 	PadTop, PadBottom, PadLeft, PadRight int
+	ReLU                                 bool
 }
 
 // OutSize returns OH and OW.

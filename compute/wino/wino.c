@@ -25,7 +25,7 @@
 #define WINO_X86 0
 #endif
 
-#include "wino.h"
+#include "convas_wino.h"
 
 #define VL 8 // tiles a transform block, one per vector lane
 #define NR 16 // tiles a product block (V and M hold 16 consecutive floats of a row)
@@ -42,6 +42,7 @@
 // AVX register in the AVX2 build and two SSE registers in the baseline one. Explicit vectors,
 // because gcc left the transforms' strided stores scalar (they might overlap).
 typedef float v8 __attribute__((vector_size(32), aligned(4)));
+typedef int v8i __attribute__((vector_size(32), aligned(4)));
 
 int wino_has_avx2(void) {
 #if WINO_X86
@@ -315,6 +316,14 @@ INLINE void output_body(const float *m, float *dst, const float *bias, wino_geom
 				*(v8 *)y[i][1] = n12 + 2.0f * n34 + b;
 				*(v8 *)y[i][2] = p12 + 4.0f * p34 + b;
 				*(v8 *)y[i][3] = n12 + 8.0f * n34 + m5 + b;
+			}
+			if (g.relu) {
+				// max(y, 0) by mask: y > 0 is all ones where true (NaN gives 0, as oneDNN's ReLU).
+				for (int i = 0; i < 4; i++)
+					for (int jj = 0; jj < 4; jj++) {
+						v8 x = *(v8 *)y[i][jj];
+						*(v8 *)y[i][jj] = (v8)((v8i)x & (v8i)(x > 0.0f));
+					}
 			}
 			long tt = tstart + j0;
 			long n = tt / per_img, rem = tt % per_img, ty = rem / g.tiles_w, tx = rem % g.tiles_w;

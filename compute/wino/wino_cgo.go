@@ -3,7 +3,7 @@
 package wino
 
 // #cgo CFLAGS: -O3
-// #include "wino.h"
+// #include "convas_wino.h"
 import "C"
 
 import (
@@ -34,7 +34,7 @@ func Faster(c Conv, filterKept bool) bool {
 // tile: a worker's chunk stays in its core's share of the cache.
 const defaultChunkBytes = 2 << 20
 
-// Layout blocks of the C kernels (wino.h): 6 output channels by 16 tiles.
+// Layout blocks of the C kernels (convas_wino.h): 6 output channels by 16 tiles.
 const (
 	mr = 6
 	nr = 16
@@ -103,8 +103,9 @@ type Filter struct {
 	u    []float32
 }
 
-// Forward computes dst = conv(src, weights) (+ bias[o] on output channel o when bias is not nil)
-// for c: src N·C·H·W, weights O·C·3·3, bias O or nil, dst N·O·OH·OW, overwritten.
+// Forward computes dst = conv(src, weights) (+ bias[o] on output channel o when bias is not nil,
+// then max(·, 0) when c.ReLU) for c: src N·C·H·W, weights O·C·3·3, bias O or nil, dst
+// N·O·OH·OW, overwritten.
 func (ws *Workspace) Forward(c Conv, src, weights, bias, dst []float32) error {
 	if err := c.checkSizes("forward", src, weights, bias, dst, true); err != nil {
 		return err
@@ -193,11 +194,16 @@ func (ws *Workspace) BackwardDataFilter(c Conv, diffDst []float32, f *Filter, di
 // forwardGeom is the tiling of Forward: input src, output dst.
 func forwardGeom(c Conv) C.wino_geom {
 	oh, ow := c.OutSize()
+	relu := C.long(0)
+	if c.ReLU {
+		relu = 1
+	}
 	return C.wino_geom{
 		n: C.long(c.N), ci: C.long(c.C), h: C.long(c.H), w: C.long(c.W),
 		co: C.long(c.O), oh: C.long(oh), ow: C.long(ow),
 		pad_t: C.long(c.PadTop), pad_l: C.long(c.PadLeft),
 		tiles_h: C.long((oh + 3) / 4), tiles_w: C.long((ow + 3) / 4),
+		relu: relu,
 	}
 }
 

@@ -201,6 +201,49 @@ func TestLargePads(t *testing.T) {
 	}
 }
 
+// TestReLU checks the fused ReLU of Forward against max(reference, 0), and that BackwardData
+// ignores it.
+func TestReLU(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 19))
+	var ws Workspace
+	for k := 0; k < 20; k++ {
+		c := randomConv(r)
+		c.ReLU = true
+		oh, ow := c.OutSize()
+		x, w, b, dy := uniform(r, c.N*c.C*c.H*c.W), uniform(r, c.O*c.C*9), uniform(r, c.O), uniform(r, c.N*c.O*oh*ow)
+		want := directForward(c, x, w, b)
+		negative := 0
+		for i, v := range want {
+			if v < 0 {
+				want[i] = 0
+				negative++
+			}
+		}
+		y := make([]float32, len(want))
+		if err := ws.Forward(c, x, w, b, y); err != nil {
+			t.Fatal(err)
+		}
+		if e := relErr(y, want); e > randomTol {
+			t.Errorf("%+v: relative error %.3g, want <= %g", c, e, randomTol)
+		}
+		for i := range y {
+			if y[i] < 0 {
+				t.Fatalf("%+v: y[%d] = %g < 0 with ReLU", c, i, y[i])
+			}
+		}
+		if negative == 0 && len(want) > 8 {
+			t.Errorf("%+v: no negative outputs to clip: the test checks nothing", c)
+		}
+		dx := make([]float32, len(x))
+		if err := ws.BackwardData(c, dy, w, dx); err != nil {
+			t.Fatal(err)
+		}
+		if e := relErr(dx, directBackwardData(c, dy, w)); e > randomTol {
+			t.Errorf("%+v: backward-data relative error %.3g with ReLU set", c, e)
+		}
+	}
+}
+
 // TestAdjoint checks <dy, conv(x)> = <BackwardData(dy), x>, the property that makes
 // BackwardData the gradient of Forward, in float64 over the float32 results.
 func TestAdjoint(t *testing.T) {

@@ -1,6 +1,9 @@
 // The C half of package wino: the three transforms of Winograd F(4x4, 3x3) and its 36 matrix
 // products. The Go half (wino_cgo.go) chooses chunks and splits the work between goroutines.
 
+// (Named convas_wino.h, not wino.h: cgo compiles its probe of the preamble from a file in the
+// temporary directory, where a stray wino.h was once found before this one.)
+
 #ifndef CONVAS_WINO_H
 #define CONVAS_WINO_H
 
@@ -12,6 +15,7 @@ typedef struct {
 	long co, oh, ow;   // output channels and size
 	long pad_t, pad_l; // rows and columns of zeros before the input (may be negative)
 	long tiles_h, tiles_w;
+	long relu;         // nonzero: the output transform writes max(y, 0)
 } wino_geom;
 
 // wino_has_avx2 reports whether this CPU runs the AVX2+FMA versions of the transforms.
@@ -39,8 +43,8 @@ void wino_input(const float *src, float *v, wino_geom g, long tstart, long tc, l
 void wino_gemm(const float *u, const float *v, float *m, long co, long ci, long nb, long a0, long a1, int avx2);
 
 // wino_output writes dst (NCHW, co channels of oh x ow) from M for the tiles tstart+j, j < tc,
-// and output channels [o0, o1): Y = A^T M A, plus bias[o] when bias is not NULL, only the part
-// of each 4x4 tile inside the output.
+// and output channels [o0, o1): Y = A^T M A, plus bias[o] when bias is not NULL, then max(Y, 0)
+// when g.relu is set, only the part of each 4x4 tile inside the output.
 void wino_output(const float *m, float *dst, const float *bias, wino_geom g, long tstart, long tc, long nb, long o0, long o1, int avx2);
 
 #endif
