@@ -22,7 +22,7 @@ const Available = true
 // this machine: filterKept says whether the caller keeps a Filter (ForwardFilter,
 // BackwardDataFilter) or has the weights transformed in every call (Forward, BackwardData).
 // The rule (measured on an AVX2 machine without AVX-512, where oneDNN 2.6 has no Winograd of
-// its own; figures at fasterRule): at least 16 input and output channels, and at least 16 tiles
+// its own; figures beside fasterRule in conv.go): at least 16 input and output channels, and at least 16 tiles
 // of 4x4 outputs (a 14x14 image) with a kept filter; without, 49 tiles (28x28), or 16 with at
 // most 256x256 channels.
 // It is false on CPUs without AVX2 and FMA, where the kernels run their portable build.
