@@ -25,8 +25,8 @@
 // layer at 224x224, OpenBLAS's threads spun in sched_yield while the transforms ran and its
 // beta=0 pass over M cost half as much as its products, and the whole convolution ran at the
 // speed of oneDNN's direct kernels; with the packed kernel (AVX2 intrinsics) and whole chunks a
-// goroutine it runs VGG's layers 2 to 3 times faster than them (filter kept; figures beside fasterRule in conv.go).
-// Faster tells where Winograd wins on such a machine.
+// goroutine it runs VGG's layers 2 to 3 times faster than them (filter kept; the figures are
+// beside fasterRule in conv.go). Faster tells where Winograd wins on such a machine.
 //
 // A Workspace holds the work buffers of the shapes it has run and is reused across calls, so
 // that a call allocates nothing once its buffers have grown; one Workspace serves one goroutine
