@@ -16,7 +16,9 @@ run() { local pkg=$1; shift; log "$pkg $*"; (cd compute/$pkg && $B/$pkg.test -te
 run train -test.bench 'MNISTStep' -test.benchtime 20x -test.count 3
 run train -test.bench 'CIFARStep' -test.benchtime 5x -test.count 2
 run models -test.bench 'VGG19Forward' -test.benchtime 3x -test.count 2
-run models -test.bench 'VGG19InputGrad' -test.benchtime 2x -test.count 2
+# Each size in a process of its own, so that the peak RSS of /512 (the 1.5 GB) is its own.
+run models -test.bench 'VGG19InputGrad/224' -test.benchtime 2x -test.count 2
+run models -test.bench 'VGG19InputGrad/512' -test.benchtime 2x -test.count 2
 run models -test.bench 'GoogLeNetInputGrad' -test.benchtime 3x -test.count 2
 run style -test.bench 'StyleIteration' -test.benchtime 2x -test.count 2
 run dream -test.bench 'DreamSeedDefault' -test.benchtime 1x -test.count 2

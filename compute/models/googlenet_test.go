@@ -566,6 +566,7 @@ func BenchmarkGoogLeNetInputGrad(b *testing.B) {
 				}
 			}
 			walk(m.byName[layer])
+			warmUp(b, vm)
 			for b.Loop() {
 				if err := vm.RunAll(); err != nil {
 					b.Fatal(err)
