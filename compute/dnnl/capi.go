@@ -34,7 +34,8 @@ package dnnl
 	X(dnnl_memory_desc_init_by_tag) X(dnnl_memory_desc_equal) X(dnnl_memory_desc_get_size) \
 	X(dnnl_memory_create) X(dnnl_memory_destroy) X(dnnl_memory_set_data_handle) \
 	X(dnnl_primitive_attr_create) X(dnnl_primitive_attr_destroy) \
-	X(dnnl_primitive_attr_set_scratchpad_mode) \
+	X(dnnl_primitive_attr_set_scratchpad_mode) X(dnnl_primitive_attr_set_post_ops) \
+	X(dnnl_post_ops_create) X(dnnl_post_ops_destroy) X(dnnl_post_ops_append_eltwise) \
 	X(dnnl_convolution_forward_desc_init) X(dnnl_convolution_backward_data_desc_init) \
 	X(dnnl_convolution_backward_weights_desc_init) \
 	X(dnnl_primitive_desc_create) X(dnnl_primitive_desc_destroy) \
@@ -88,6 +89,10 @@ static int cv_load(void) {
 #define dnnl_primitive_attr_create (*p_dnnl_primitive_attr_create)
 #define dnnl_primitive_attr_destroy (*p_dnnl_primitive_attr_destroy)
 #define dnnl_primitive_attr_set_scratchpad_mode (*p_dnnl_primitive_attr_set_scratchpad_mode)
+#define dnnl_primitive_attr_set_post_ops (*p_dnnl_primitive_attr_set_post_ops)
+#define dnnl_post_ops_create (*p_dnnl_post_ops_create)
+#define dnnl_post_ops_destroy (*p_dnnl_post_ops_destroy)
+#define dnnl_post_ops_append_eltwise (*p_dnnl_post_ops_append_eltwise)
 #define dnnl_convolution_forward_desc_init (*p_dnnl_convolution_forward_desc_init)
 #define dnnl_convolution_backward_data_desc_init (*p_dnnl_convolution_backward_data_desc_init)
 #define dnnl_convolution_backward_weights_desc_init (*p_dnnl_convolution_backward_weights_desc_init)
@@ -113,6 +118,7 @@ typedef struct {
 	int64_t n, c, h, w, o, kh, kw, oh, ow, sh, sw, pt, pb, pl, pr;
 	int winograd;
 	int bias; // forward only: add a bias (O) to every output channel
+	int relu; // forward only: max(0, ·) of the output, as a post-op of the convolution
 } cv_shape;
 
 typedef struct {
@@ -194,6 +200,25 @@ static dnnl_status_t cv_attr(dnnl_primitive_attr_t *attr) {
 	return st;
 }
 
+// cv_relu_attr makes cv_attr's attributes with a ReLU post-op (an eltwise relu of slope 0 and
+// scale 1 applied to the convolution's output in its own loop).
+static dnnl_status_t cv_relu_attr(dnnl_primitive_attr_t *attr) {
+	CV_CHECK(cv_attr(attr), "attributes");
+	dnnl_post_ops_t po;
+	dnnl_status_t st = dnnl_post_ops_create(&po);
+	if (st != dnnl_success) { cv_where = "dnnl_post_ops_create"; dnnl_primitive_attr_destroy(*attr); return st; }
+	st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+	if (st != dnnl_success) {
+		cv_where = "dnnl_post_ops_append_eltwise";
+	} else {
+		st = dnnl_primitive_attr_set_post_ops(*attr, po);
+		if (st != dnnl_success) cv_where = "dnnl_primitive_attr_set_post_ops";
+	}
+	dnnl_post_ops_destroy(po);
+	if (st != dnnl_success) dnnl_primitive_attr_destroy(*attr);
+	return st;
+}
+
 static size_t cv_max(size_t a, size_t b) { return a > b ? a : b; }
 
 void cv_conv_destroy(cv_conv *cv);
@@ -230,14 +255,18 @@ static dnnl_status_t cv_conv_init(cv_engine *e, int pass, const cv_shape *s, cv_
 	CV_CHECK(dnnl_memory_desc_init_by_tag(&bmd, 1, bdims, dnnl_f32, dnnl_a), "memory desc (bias)");
 	int with_bias = s->bias && pass == CV_FWD;
 
-	dnnl_primitive_attr_t attr;
+	dnnl_primitive_attr_t attr, fattr = NULL;
 	CV_CHECK(cv_attr(&attr), "attributes");
 	dnnl_status_t st;
+	if (pass == CV_FWD && s->relu) {
+		st = cv_relu_attr(&fattr);
+		if (st != dnnl_success) { fattr = NULL; goto done; }
+	}
 	dnnl_convolution_desc_t fd, bd;
 	dnnl_primitive_desc_t fpd = NULL, pd = NULL;
 	st = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, alg, &any[0], &any[1], with_bias ? &bmd : NULL, &any[2], strides, pad_l, pad_r);
 	if (st != dnnl_success) { cv_where = "dnnl_convolution_forward_desc_init"; goto done; }
-	st = dnnl_primitive_desc_create(&fpd, &fd, attr, e->eng, NULL);
+	st = dnnl_primitive_desc_create(&fpd, &fd, fattr ? fattr : attr, e->eng, NULL);
 	if (st != dnnl_success) { cv_where = "dnnl_primitive_desc_create(forward)"; goto done; }
 	dnnl_query_t q[3];
 	switch (pass) {
@@ -309,6 +338,7 @@ static dnnl_status_t cv_conv_init(cv_engine *e, int pass, const cv_shape *s, cv_
 done:
 	if (pd) dnnl_primitive_desc_destroy(pd);
 	if (fpd) dnnl_primitive_desc_destroy(fpd);
+	if (fattr) dnnl_primitive_attr_destroy(fattr);
 	dnnl_primitive_attr_destroy(attr);
 	return st;
 }
@@ -479,6 +509,9 @@ func (e cEngine) newConv(c Conv, pass Pass) (cConv, error) {
 	}
 	if c.Bias && pass == Forward {
 		s.bias = 1
+	}
+	if c.ReLU && pass == Forward {
+		s.relu = 1
 	}
 	var p *C.cv_conv
 	if err := status(C.cv_conv_create(e.p, C.int(pass), &s, &p)); err != nil {

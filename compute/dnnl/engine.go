@@ -78,8 +78,9 @@ func (a Algorithm) String() string {
 // Conv describes a 2-D float32 convolution (the cross-correlation): src (N, C, H, W) in NCHW,
 // weights (O, C, KH, KW) in OIHW, dst (N, O, OH, OW) in NCHW, with
 // OH = (H + PadTop + PadBottom - KH)/StrideH + 1 and likewise OW. Padding may be asymmetric.
-// With Bias, the forward pass also adds a bias (O) to every output channel (RunBias); the
-// backward passes ignore it. Conv is comparable and keys the engine's cache.
+// With Bias, the forward pass also adds a bias (O) to every output channel (RunBias); with
+// ReLU, it then writes max(0, ·) of its output, in the convolution's own loop (a post-op). The
+// backward passes ignore both. Conv is comparable and keys the engine's cache.
 type Conv struct {
 	N, C, H, W                           int
 	O, KH, KW                            int
@@ -87,6 +88,7 @@ type Conv struct {
 	PadTop, PadBottom, PadLeft, PadRight int
 	Algorithm                            Algorithm
 	Bias                                 bool
+	ReLU                                 bool
 }
 
 // OutSize returns OH and OW.

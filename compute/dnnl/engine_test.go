@@ -160,6 +160,55 @@ func TestRunBiasMatchesNaive(t *testing.T) {
 	}
 }
 
+func TestRunReLU(t *testing.T) {
+	// The ReLU post-op: max(0, conv + bias), with and without the bias, and the backward passes
+	// of the same Conv unaffected (they ignore ReLU as they ignore the bias).
+	e, err := NewEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, c := range []Conv{
+		{N: 2, C: 25, H: 14, W: 14, O: 50, KH: 4, KW: 4, StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 2, PadLeft: 1, PadRight: 2, Bias: true, ReLU: true},
+		{N: 1, C: 16, H: 9, W: 11, O: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, ReLU: true},
+	} {
+		nx, nw, ny := sizes(c)
+		x, w, b := randSlice(r, nx), randSlice(r, nw), randSlice(r, c.O)
+		want, wantDX, _ := naive(c, x, w, randSlice(r, ny))
+		oh, ow := c.OutSize()
+		negative := 0
+		for i := range want {
+			if c.Bias {
+				want[i] += float64(b[i/(oh*ow)%c.O])
+			}
+			if want[i] < 0 {
+				want[i] = 0
+				negative++
+			}
+		}
+		if negative == 0 || negative == len(want) {
+			t.Fatalf("%+v: %d of %d outputs negative: the test checks nothing", c, negative, len(want))
+		}
+		y := make([]float32, ny)
+		if c.Bias {
+			err = e.RunBias(c, x, w, b, y)
+		} else {
+			err = e.Run(c, Forward, x, w, y)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		compare(t, "relu(y)", y, want, 1e-5)
+		dx := make([]float32, nx)
+		_, wantDX, _ = naive(c, x, w, y) // any dy: the backward pass is the plain convolution's
+		if err := e.Run(c, BackwardData, dx, w, y); err != nil {
+			t.Fatal(err)
+		}
+		compare(t, "dx", dx, wantDX, 1e-5)
+	}
+}
+
 func TestInfoAndErrors(t *testing.T) {
 	e, err := NewEngine()
 	if err != nil {

@@ -125,10 +125,7 @@ func (m *CIFAR10CNN) Build(batch int) (*Graph, error) {
 	block := func(n int, in, filt, bias *G.Node) (*G.Node, error) {
 		wrap := func(layer string, err error) error { return fmt.Errorf("models: %s%d: %w", layer, n, err) }
 		h, wd := in.Shape()[2], in.Shape()[3]
-		c, err := nn.Conv2DBias(in, filt, bias, nn.Same(h, wd, cifarKernel, cifarKernel, 1, 1), 1, 1)
-		if err == nil {
-			c, err = nn.ReLU(c)
-		}
+		c, err := nn.Conv2DBiasReLU(in, filt, bias, nn.Same(h, wd, cifarKernel, cifarKernel, 1, 1), 1, 1, nn.ConvDirect)
 		if err != nil {
 			return nil, wrap("conv", err)
 		}

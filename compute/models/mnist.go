@@ -82,11 +82,8 @@ func (m *MNISTCNN) Build(batch int) (*Graph, error) {
 
 	block := func(name string, in, filt, bias *G.Node, pool int) (*G.Node, error) {
 		h, wd := in.Shape()[2], in.Shape()[3]
-		c, err := nn.Conv2DBias(in, filt, bias, nn.Same(h, wd, 4, 4, 1, 1), 1, 1)
+		c, err := nn.Conv2DBiasReLU(in, filt, bias, nn.Same(h, wd, 4, 4, 1, 1), 1, 1, nn.ConvDirect)
 		if err != nil {
-			return nil, fmt.Errorf("models: %s: %w", name, err)
-		}
-		if c, err = nn.ReLU(c); err != nil {
 			return nil, fmt.Errorf("models: %s: %w", name, err)
 		}
 		ch, cw := c.Shape()[2], c.Shape()[3]

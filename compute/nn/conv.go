@@ -83,23 +83,49 @@ func Conv2DBias(x, w, b *gorgonia.Node, pad Padding, strideH, strideW int) (*gor
 // Conv2DBiasAlgo is Conv2DBias with a choice of algorithm for the oneDNN backend, as for
 // Conv2DAlgo.
 func Conv2DBiasAlgo(x, w, b *gorgonia.Node, pad Padding, strideH, strideW int, algo ConvAlgorithm) (*gorgonia.Node, error) {
-	if err := checkNodes(x, w, b); err != nil {
-		return nil, fmt.Errorf("nn: Conv2DBias: %w", err)
+	p, err := checkConvBias("Conv2DBias", x, w, b, pad, strideH, strideW, algo)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := newConvGeom(x.Shape(), w.Shape(), pad, strideH, strideW); err != nil {
-		return nil, fmt.Errorf("nn: Conv2DBias: %w", err)
-	}
-	if bs := b.Shape(); bs.Dims() != 1 || bs[0] != w.Shape()[0] {
-		return nil, fmt.Errorf("nn: Conv2DBias: bias has shape %v, want (%d)", bs, w.Shape()[0])
-	}
-	if algo != ConvDirect && algo != ConvWinograd {
-		return nil, fmt.Errorf("nn: Conv2DBias: unknown algorithm %v", algo)
-	}
-	y, err := gorgonia.ApplyOp(&conv2DOp{convParams: convParams{pad: pad, sh: strideH, sw: strideW, algo: algo}, bias: true}, x, w, b)
+	y, err := gorgonia.ApplyOp(&conv2DOp{convParams: p, bias: true}, x, w, b)
 	if err != nil {
 		return nil, fmt.Errorf("nn: Conv2DBias: %w", err)
 	}
 	return y, nil
+}
+
+// Conv2DBiasReLU is ReLU(Conv2DBiasAlgo(x, w, b, ...)) as one op: the rectifier is applied in
+// the convolution's own loop (a oneDNN post-op, or compute/wino's output transform) instead of in
+// a pass of its own over the output. Its gradient masks the output gradient where the output is
+// zero (where the sum before the rectifier was not positive) and then takes the convolution's
+// three gradients, as ReLU after Conv2DBias does.
+func Conv2DBiasReLU(x, w, b *gorgonia.Node, pad Padding, strideH, strideW int, algo ConvAlgorithm) (*gorgonia.Node, error) {
+	pre, err := checkConvBias("Conv2DBiasReLU", x, w, b, pad, strideH, strideW, algo)
+	if err != nil {
+		return nil, err
+	}
+	y, err := gorgonia.ApplyOp(&conv2DOp{convParams: pre, bias: true, relu: true}, x, w, b)
+	if err != nil {
+		return nil, fmt.Errorf("nn: Conv2DBiasReLU: %w", err)
+	}
+	return y, nil
+}
+
+// checkConvBias checks the arguments of the convolutions with a bias.
+func checkConvBias(name string, x, w, b *gorgonia.Node, pad Padding, strideH, strideW int, algo ConvAlgorithm) (convParams, error) {
+	if err := checkNodes(x, w, b); err != nil {
+		return convParams{}, fmt.Errorf("nn: %s: %w", name, err)
+	}
+	if _, err := newConvGeom(x.Shape(), w.Shape(), pad, strideH, strideW); err != nil {
+		return convParams{}, fmt.Errorf("nn: %s: %w", name, err)
+	}
+	if bs := b.Shape(); bs.Dims() != 1 || bs[0] != w.Shape()[0] {
+		return convParams{}, fmt.Errorf("nn: %s: bias has shape %v, want (%d)", name, bs, w.Shape()[0])
+	}
+	if algo != ConvDirect && algo != ConvWinograd {
+		return convParams{}, fmt.Errorf("nn: %s: unknown algorithm %v", name, algo)
+	}
+	return convParams{pad: pad, sh: strideH, sw: strideW, algo: algo}, nil
 }
 
 // convParams are the parameters shared by the convolution and its two backward ops.
@@ -127,6 +153,7 @@ type conv2DOp struct {
 	convParams
 	outCache
 	bias bool
+	relu bool // with bias only: ReLU of the output, fused
 	kept keptFilter
 }
 
@@ -196,12 +223,15 @@ func (op *conv2DOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgon
 	}
 	switch {
 	case x.Dtype() == tensor.Float32 && op.bias:
-		conv32Bias(op.algo, &g, dataOf[float32](x), dataOf[float32](w), dataOf[float32](in[2]), dataOf[float32](y), &op.kept)
+		conv32Bias(op.algo, &g, dataOf[float32](x), dataOf[float32](w), dataOf[float32](in[2]), dataOf[float32](y), op.relu, &op.kept)
 	case x.Dtype() == tensor.Float32:
 		conv32(op.algo, passForward, &g, dataOf[float32](x), dataOf[float32](w), dataOf[float32](y), &op.kept)
 	case op.bias:
 		convForward(&g, dataOf[float64](x), dataOf[float64](w), dataOf[float64](y))
 		addBias(g.outShape(), dataOf[float64](y), dataOf[float64](in[2]), dataOf[float64](y))
+		if op.relu {
+			reluForward(dataOf[float64](y), dataOf[float64](y))
+		}
 	default:
 		convForward(&g, dataOf[float64](x), dataOf[float64](w), dataOf[float64](y))
 	}
@@ -223,12 +253,15 @@ func (op *conv2DOp) WriteHash(h hash.Hash) { writeHash(h, op.String()) }
 // Hashcode hashes the op and all its parameters.
 func (op *conv2DOp) Hashcode() uint32 { return hashString(op.String()) }
 
-// String describes the op and its parameters; with a bias it still begins "nn.Conv2D{", which
-// the memory and FLOP estimates of the recipes look for.
+// String describes the op and its parameters; with a bias or a fused ReLU it still begins
+// "nn.Conv2D{", which the memory and FLOP estimates of the recipes look for.
 func (op *conv2DOp) String() string {
 	s := op.describe("Conv2D")
 	if op.bias {
 		s = s[:len(s)-1] + ", bias}"
+	}
+	if op.relu {
+		s = s[:len(s)-1] + ", relu}"
 	}
 	return s
 }
@@ -247,6 +280,15 @@ func (op *conv2DOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) 
 		return nil, fmt.Errorf("nn: Conv2D: SymDiff: expected %d inputs, got %d", op.Arity(), len(inputs))
 	}
 	x, w := inputs[0], inputs[1]
+	if op.relu {
+		// The output is zero exactly where the sum before the rectifier was not positive, so
+		// ReLU's backward op, given the output, masks the gradient as given that sum.
+		dz, err := gorgonia.ApplyOp(&unaryBackOp{k: reluKernel{rank: 4}}, output, grad)
+		if err != nil {
+			return nil, fmt.Errorf("nn: Conv2D: SymDiff: rectifier gradient: %w", err)
+		}
+		grad = dz
+	}
 	dx, err := gorgonia.ApplyOp(&conv2DBackDataOp{convParams: op.convParams}, x, w, grad)
 	if err != nil {
 		return nil, fmt.Errorf("nn: Conv2D: SymDiff: input gradient: %w", err)
@@ -270,6 +312,13 @@ func (op *conv2DOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes,
 	return doDiff("Conv2D", inputs, output, func(vals []gorgonia.Value, dy gorgonia.Value) ([]gorgonia.Value, error) {
 		if len(vals) != op.Arity() {
 			return nil, fmt.Errorf("expected %d inputs, got %d", op.Arity(), len(vals))
+		}
+		if op.relu {
+			dz, err := (&unaryBackOp{k: reluKernel{rank: 4}}).Do(output.Value(), dy)
+			if err != nil {
+				return nil, err
+			}
+			dy = dz
 		}
 		dx, err := (&conv2DBackDataOp{convParams: op.convParams}).Do(vals[0], vals[1], dy)
 		if err != nil {

@@ -38,7 +38,7 @@ const convBackend = "onednn"
 // engine's thread after the first try. kept is the op's cache of transformed weights for
 // compute/wino (nil for the gradient to the filter).
 func conv32(algo ConvAlgorithm, pass convPass, g *convGeom, x, w, y []float32, kept *keptFilter) {
-	if winoFor(algo, pass, g) && winograd(pass, g, x, w, nil, y, kept) {
+	if winoFor(algo, pass, g) && winograd(pass, g, x, w, nil, y, false, kept) {
 		return
 	}
 	if e, err := dnnl.Default(); err == nil && e.Run(dnnlConv(g, algo), dnnlPass(pass), x, w, y) == nil {
@@ -48,21 +48,24 @@ func conv32(algo ConvAlgorithm, pass convPass, g *convGeom, x, w, y []float32, k
 }
 
 // conv32Bias runs the forward pass of a float32 convolution and adds bias (O) to every output
-// channel: inside compute/wino's or oneDNN's convolution where it can, after the GEMM kernels
-// otherwise.
-func conv32Bias(algo ConvAlgorithm, g *convGeom, x, w, bias, y []float32, kept *keptFilter) {
-	if winoFor(algo, passForward, g) && winograd(passForward, g, x, w, bias, y, kept) {
+// channel, then with relu takes max(0, ·): inside compute/wino's or oneDNN's convolution where
+// it can, after the GEMM kernels otherwise.
+func conv32Bias(algo ConvAlgorithm, g *convGeom, x, w, bias, y []float32, relu bool, kept *keptFilter) {
+	if winoFor(algo, passForward, g) && winograd(passForward, g, x, w, bias, y, relu, kept) {
 		return
 	}
 	if e, err := dnnl.Default(); err == nil {
 		c := dnnlConv(g, algo)
-		c.Bias = true
+		c.Bias, c.ReLU = true, relu
 		if e.RunBias(c, x, w, bias, y) == nil {
 			return
 		}
 	}
 	convGEMM(passForward, g, x, w, y)
 	addBias(g.outShape(), y, bias, y)
+	if relu && !reluForwardF32(y, y) {
+		reluForward(y, y)
+	}
 }
 
 // winoFor reports whether a pass of g with algo runs on compute/wino: ConvWinograd, a 3x3
@@ -146,10 +149,10 @@ func winoConv(g *convGeom) wino.Conv {
 // buffer for a network rather than one a layer; they are caches, filled afresh by every pass.
 var winoSpares = make(chan *wino.Workspace, 4)
 
-// winograd runs a forward pass (bias may be nil) or a gradient to the input of g through
+// winograd runs a forward pass (bias may be nil; relu fuses max(0, ·)) or a gradient to the input of g through
 // compute/wino, arguments by role as for conv32, and reports whether it did; it did not when
 // compute/wino refused the shape, and the caller then takes oneDNN.
-func winograd(pass convPass, g *convGeom, x, w, bias, y []float32, kept *keptFilter) bool {
+func winograd(pass convPass, g *convGeom, x, w, bias, y []float32, relu bool, kept *keptFilter) bool {
 	var ws *wino.Workspace
 	select {
 	case ws = <-winoSpares:
@@ -164,6 +167,7 @@ func winograd(pass convPass, g *convGeom, x, w, bias, y []float32, kept *keptFil
 	}()
 	c := winoConv(g)
 	back := pass == passBackData
+	c.ReLU = relu && !back
 	if kept != nil && keepFilter(c) {
 		kept.mu.Lock()
 		defer kept.mu.Unlock()

@@ -15,10 +15,13 @@ func conv32(_ ConvAlgorithm, pass convPass, g *convGeom, x, w, y []float32, _ *k
 }
 
 // conv32Bias runs the forward pass of a float32 convolution on the GEMM kernels and adds bias
-// (O) to every output channel; algo and kept are ignored.
-func conv32Bias(_ ConvAlgorithm, g *convGeom, x, w, bias, y []float32, _ *keptFilter) {
+// (O) to every output channel, then with relu takes max(0, ·); algo and kept are ignored.
+func conv32Bias(_ ConvAlgorithm, g *convGeom, x, w, bias, y []float32, relu bool, _ *keptFilter) {
 	convGEMM(passForward, g, x, w, y)
 	addBias(g.outShape(), y, bias, y)
+	if relu {
+		reluForward(y, y)
+	}
 }
 
 // convImpl names the implementation conv32 uses.

@@ -100,3 +100,94 @@ func TestConv2DBiasRejectsBadBias(t *testing.T) {
 		}
 	}
 }
+
+func TestConv2DBiasReLUGradients(t *testing.T) {
+	// Numeric gradients in float64; the bias is shifted so that about half the outputs are
+	// rectified, and no sum sits at the kink within the step of the numeric derivative.
+	cases := []convCase{
+		{n: 2, c: 2, h: 6, w: 5, o: 3, kh: 4, kw: 4, sh: 1, sw: 1, pad: Same(6, 5, 4, 4, 1, 1)},
+		{n: 2, c: 3, h: 5, w: 6, o: 2, kh: 3, kw: 3, sh: 1, sw: 1, pad: Padding{1, 0, 2, 1}},
+	}
+	for i, cc := range cases {
+		t.Run(name("case%d", i), func(t *testing.T) {
+			checkGrad(t, func(g *gorgonia.ExprGraph) (*gorgonia.Node, gorgonia.Nodes) {
+				r := newRand(uint64(90 + i))
+				x := randLeaf(g, r, tensor.Float64, "x", cc.n, cc.c, cc.h, cc.w)
+				w := randLeaf(g, r, tensor.Float64, "w", cc.o, cc.c, cc.kh, cc.kw)
+				b := randLeaf(g, r, tensor.Float64, "b", cc.o)
+				y := must(t)(Conv2DBiasReLU(x, w, b, cc.pad, cc.sh, cc.sw, ConvDirect))
+				return probe(t, r, y, "probe"), gorgonia.Nodes{x, w, b}
+			})
+		})
+	}
+}
+
+// TestConv2DBiasReLUMatchesUnfused compares the fused op with Conv2DBias followed by ReLU, the
+// two ops it replaces, forward and backward, in float32 (oneDNN's post-op, or compute/wino's
+// fused output transform for the VGG-sized layer with ConvWinograd) and float64.
+func TestConv2DBiasReLUMatchesUnfused(t *testing.T) {
+	cases := []struct {
+		convCase
+		algo ConvAlgorithm
+	}{
+		{convCase{n: 3, c: 25, h: 14, w: 14, o: 50, kh: 4, kw: 4, sh: 1, sw: 1, pad: Same(14, 14, 4, 4, 1, 1)}, ConvDirect},
+		{convCase{n: 1, c: 64, h: 56, w: 56, o: 64, kh: 3, kw: 3, sh: 1, sw: 1, pad: Same(56, 56, 3, 3, 1, 1)}, ConvWinograd},
+		{convCase{n: 2, c: 3, h: 10, w: 7, o: 5, kh: 3, kw: 2, sh: 2, sw: 3, pad: Padding{0, 3, 2, 0}}, ConvDirect},
+	}
+	for i, cc := range cases {
+		for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+			var ys, grads [2][][]float64
+			for k, fused := range []bool{true, false} {
+				g := gorgonia.NewGraph()
+				r := newRand(uint64(95 + i))
+				x := randLeaf(g, r, dt, "x", cc.n, cc.c, cc.h, cc.w)
+				w := randLeaf(g, r, dt, "w", cc.o, cc.c, cc.kh, cc.kw)
+				b := randLeaf(g, r, dt, "b", cc.o)
+				var y *gorgonia.Node
+				if fused {
+					y = must(t)(Conv2DBiasReLU(x, w, b, cc.pad, cc.sh, cc.sw, cc.algo))
+				} else {
+					y = must(t)(ReLU(must(t)(Conv2DBiasAlgo(x, w, b, cc.pad, cc.sh, cc.sw, cc.algo))))
+				}
+				cost := probe(t, r, y, "probe")
+				gs, err := gorgonia.Grad(cost, x, w, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				runGraph(t, g)
+				ys[k] = append(ys[k], valuesOf(t, y))
+				for _, gn := range gs {
+					grads[k] = append(grads[k], valuesOf(t, gn))
+				}
+			}
+			zeros := 0
+			for _, v := range ys[1][0] {
+				if v == 0 {
+					zeros++
+				}
+			}
+			if zeros == 0 || zeros == len(ys[1][0]) {
+				t.Fatalf("case %d: %d of %d outputs rectified: the test checks nothing", i, zeros, len(ys[1][0]))
+			}
+			tol := 1e-12
+			if dt == tensor.Float32 {
+				tol = 1e-6 // the same kernels; only the rectifier moves
+			}
+			check := func(what string, got, want []float64) {
+				scale := 1.0
+				for _, v := range want {
+					scale = max(scale, v, -v)
+				}
+				for j := range want {
+					if !closeTo(got[j]/scale, want[j]/scale, tol) {
+						t.Fatalf("case %d %v: %s[%d] = %g fused, %g unfused", i, dt, what, j, got[j], want[j])
+					}
+				}
+			}
+			check("y", ys[0][0], ys[1][0])
+			for j, what := range []string{"dx", "dw", "db"} {
+				check(what, grads[0][j], grads[1][j])
+			}
+		}
+	}
+}
