@@ -30,6 +30,15 @@ var (
 // when the run has them (the CIFAR-10 recipe's, every 50 generations), from the evaluations
 // otherwise (the MNIST recipe's).
 func LossPlot(h []train.Eval, log []train.Log, w, hgt vg.Length) (image.Image, error) {
+	p, err := lossPlot(h, log)
+	if err != nil {
+		return nil, err
+	}
+	return render(p, w, hgt)
+}
+
+// lossPlot builds LossPlot's figure.
+func lossPlot(h []train.Eval, log []train.Log) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = "Softmax Loss per Generation"
 	p.X.Label.Text = "Generation"
@@ -48,11 +57,25 @@ func LossPlot(h []train.Eval, log []train.Log, w, hgt vg.Length) (image.Image, e
 		return nil, err
 	}
 	p.Y.Min = 0
-	return render(p, w, hgt)
+	if len(pts) == 0 {
+		// Before the first point: axes from 0, not gonum/plot's -1..1 around nothing.
+		p.X.Min, p.X.Max, p.Y.Max = 0, 1, 1
+		p.X.Tick.Marker = firstGeneration
+	}
+	return p, nil
 }
 
 // AccuracyPlot draws the recipe's second figure: train and test accuracy per generation.
 func AccuracyPlot(h []train.Eval, w, hgt vg.Length) (image.Image, error) {
+	p, err := accuracyPlot(h)
+	if err != nil {
+		return nil, err
+	}
+	return render(p, w, hgt)
+}
+
+// accuracyPlot builds AccuracyPlot's figure.
+func accuracyPlot(h []train.Eval) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = "Train and Test Accuracy"
 	p.X.Label.Text = "Generation"
@@ -70,10 +93,17 @@ func AccuracyPlot(h []train.Eval, w, hgt vg.Length) (image.Image, error) {
 		return nil, err
 	}
 	p.Y.Min, p.Y.Max = 0, 100
+	if len(h) == 0 {
+		p.X.Min, p.X.Max = 0, 1 // before the first point, as in lossPlot
+		p.X.Tick.Marker = firstGeneration
+	}
 	p.Legend.Top = false
 	p.Legend.Left = false
-	return render(p, w, hgt)
+	return p, nil
 }
+
+// firstGeneration marks only generation 0 on an empty chart's axis (not fractions of one).
+var firstGeneration = plot.ConstantTicks{{Value: 0, Label: "0"}}
 
 func addLine(p *plot.Plot, pts plotter.XYs, c color.Color, name string) error {
 	if len(pts) == 0 {
