@@ -104,7 +104,9 @@ func (k lrnKernel) outShape(x tensor.Shape) (tensor.Shape, error) {
 
 func (k lrnKernel) forward(x, y *tensor.Dense) error {
 	if x.Dtype() == tensor.Float32 {
-		lrnForward(k, x.Shape(), dataOf[float32](x), dataOf[float32](y))
+		if !lrnForwardF32(k, x.Shape(), dataOf[float32](x), dataOf[float32](y)) {
+			lrnForward(k, x.Shape(), dataOf[float32](x), dataOf[float32](y))
+		}
 	} else {
 		lrnForward(k, x.Shape(), dataOf[float64](x), dataOf[float64](y))
 	}
@@ -113,7 +115,9 @@ func (k lrnKernel) forward(x, y *tensor.Dense) error {
 
 func (k lrnKernel) backward(x, dy, dx *tensor.Dense) error {
 	if x.Dtype() == tensor.Float32 {
-		lrnBackward(k, x.Shape(), dataOf[float32](x), dataOf[float32](dy), dataOf[float32](dx))
+		if !lrnBackwardF32(k, x.Shape(), dataOf[float32](x), dataOf[float32](dy), dataOf[float32](dx)) {
+			lrnBackward(k, x.Shape(), dataOf[float32](x), dataOf[float32](dy), dataOf[float32](dx))
+		}
 	} else {
 		lrnBackward(k, x.Shape(), dataOf[float64](x), dataOf[float64](dy), dataOf[float64](dx))
 	}
@@ -121,7 +125,8 @@ func (k lrnKernel) backward(x, dy, dx *tensor.Dense) error {
 }
 
 // lrnSpan is the number of positions of a plane that one unit of LRN work covers, for every
-// channel: small enough that a unit's channels stay in cache, long enough for tight loops.
+// channel (SPAN in the C kernels of lrn_cgo.go): small enough that a unit's channels stay in
+// cache, long enough for tight loops.
 const lrnSpan = 256
 
 // lrnUnits returns the number of units LRN's work on a tensor of shape s is cut into: up to
