@@ -117,6 +117,17 @@ func addLine(p *plot.Plot, pts plotter.XYs, c color.Color, name string) error {
 	l.Width = vg.Points(1.5)
 	p.Add(l)
 	p.Legend.Add(name, l)
+	if len(pts) == 1 {
+		// A line through one point draws nothing: mark the first evaluation with a dot.
+		sc, err := plotter.NewScatter(pts)
+		if err != nil {
+			return fmt.Errorf("plot %s: %w", name, err)
+		}
+		sc.GlyphStyle.Color = c
+		sc.GlyphStyle.Shape = draw.CircleGlyph{}
+		sc.GlyphStyle.Radius = vg.Points(3)
+		p.Add(sc)
+	}
 	return nil
 }
 

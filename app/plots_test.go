@@ -40,3 +40,27 @@ func TestPlotsAxesBeforeAndAfterData(t *testing.T) {
 		}
 	}
 }
+
+// TestPlotsMarkASinglePoint checks that the first evaluation, a line of one point, which draws
+// nothing, is marked with a dot of the line's colour.
+func TestPlotsMarkASinglePoint(t *testing.T) {
+	h := []train.Eval{{Gen: 5, TrainLoss: 2.3, TrainAcc: 10, TestAcc: 11}}
+	img, err := LossPlot(h, nil, 4*vg.Inch, 3*vg.Inch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	found := false
+	for y := b.Min.Y; y < b.Max.Y && !found; y++ {
+		for x := b.Min.X; x < b.Max.X*3/4; x++ { // left of the legend's sample line
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if r>>8 == uint32(lossColour.R) && g>>8 == uint32(lossColour.G) && bl>>8 == uint32(lossColour.B) {
+				found = true
+				break
+			}
+		}
+	}
+	if !found {
+		t.Error("no pixel of the loss colour: the single evaluation is not drawn")
+	}
+}
