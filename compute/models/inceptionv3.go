@@ -397,16 +397,27 @@ func (m *InceptionV3) Build(batch, h, w int, upTo string) (*InceptionV3Graph, er
 	out := &InceptionV3Graph{G: g, Input: x, Layers: map[string]*G.Node{}, Params: map[string]*G.Node{}}
 	nodes := map[*unit]*G.Node{}
 	for _, u := range m.units {
-		if !need[u] {
-			continue
-		}
 		if u.kind == "input" {
 			nodes[u] = scaled
+		}
+	}
+	if err := m.buildNeeded(g, out, need, nodes, target); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// buildNeeded adds to g, in order, every unit that need marks and nodes does not already hold
+// (the input, or the layer a graph starts from), records each in out.Layers under its name and
+// its activation's, and sets out.Output to target's node.
+func (m *InceptionV3) buildNeeded(g *G.ExprGraph, out *InceptionV3Graph, need map[*unit]bool, nodes map[*unit]*G.Node, target *unit) error {
+	for _, u := range m.units {
+		if _, done := nodes[u]; done || !need[u] {
 			continue
 		}
 		n, err := u.build(g, nodes, out.Params)
 		if err != nil {
-			return nil, fmt.Errorf("models: inceptionv3: layer %s: %w", u.name, err)
+			return fmt.Errorf("models: inceptionv3: layer %s: %w", u.name, err)
 		}
 		nodes[u] = n
 		out.Layers[u.name] = n
@@ -415,7 +426,7 @@ func (m *InceptionV3) Build(batch, h, w int, upTo string) (*InceptionV3Graph, er
 		}
 	}
 	out.Output = nodes[target]
-	return out, nil
+	return nil
 }
 
 // build adds the unit to the graph, reading its inputs' nodes, and checks its output shape.
@@ -590,22 +601,9 @@ func (m *InceptionV3) BuildFrom(batch, h, w int, from, upTo string) (*InceptionV
 	g := G.NewGraph()
 	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(batch, shape[0], shape[1], shape[2]), G.WithName(start.name))
 	out := &InceptionV3Graph{G: g, Input: x, Layers: map[string]*G.Node{}, Params: map[string]*G.Node{}}
-	nodes := map[*unit]*G.Node{start: x}
-	for _, u := range m.units {
-		if !need[u] || u == start {
-			continue
-		}
-		n, err := u.build(g, nodes, out.Params)
-		if err != nil {
-			return nil, fmt.Errorf("models: inceptionv3: layer %s: %w", u.name, err)
-		}
-		nodes[u] = n
-		out.Layers[u.name] = n
-		if u.activation != "" && u.activation != u.name {
-			out.Layers[u.activation] = n
-		}
+	if err := m.buildNeeded(g, out, need, map[*unit]*G.Node{start: x}, target); err != nil {
+		return nil, err
 	}
-	out.Output = nodes[target]
 	return out, nil
 }
 

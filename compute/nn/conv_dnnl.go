@@ -76,13 +76,17 @@ func winoFor(algo ConvAlgorithm, pass convPass, g *convGeom) bool {
 	if algo != ConvWinograd || !wino.Available || pass == passBackFilter || g.kh != 3 || g.kw != 3 || g.sh != 1 || g.sw != 1 {
 		return false
 	}
+	if c := winoConv(g); !wino.Faster(c, keepFilter(c)) {
+		return false
+	}
+	// Asked only once compute/wino would run: a round trip to the engine's thread, which finds
+	// the primitive (or the failure to make one) in its cache.
 	if e, err := dnnl.Default(); err == nil {
 		if info, err := e.Info(dnnlConv(g, algo), dnnlPass(pass)); err == nil && strings.Contains(info.Impl, "wino") {
 			return false
 		}
 	}
-	c := winoConv(g)
-	return wino.Faster(c, keepFilter(c))
+	return true
 }
 
 // keepFilter reports whether an op keeps compute/wino's transformed weights for c between runs

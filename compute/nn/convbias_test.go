@@ -66,22 +66,29 @@ func TestConv2DBiasMatchesConvThenBias(t *testing.T) {
 			if dt == tensor.Float32 {
 				tol = 2e-5 // oneDNN sums in another order than the GEMM kernels
 			}
-			check := func(what string, got, want []float64) {
-				scale := 1.0
-				for _, v := range want {
-					scale = max(scale, v, -v)
-				}
-				for j := range want {
-					if !closeTo(got[j]/scale, want[j]/scale, tol) {
-						t.Fatalf("case %d %v: %s[%d] = %g fused, %g unfused", i, dt, what, j, got[j], want[j])
-					}
-				}
-			}
-			check("y", ys[0][0], ys[1][0])
-			for j, what := range []string{"dx", "dw", "db"} {
-				check(what, grads[0][j], grads[1][j])
+			fusedAgrees(t, name("case %d %v", i, dt), tol, ys, grads)
+		}
+	}
+}
+
+// fusedAgrees checks that a fused op's output and gradients (ys[0], grads[0]: y, then dx, dw
+// and db) agree with the unfused ops' (ys[1], grads[1]) within tol of the largest value, or 1.
+func fusedAgrees(t *testing.T, what string, tol float64, ys, grads [2][][]float64) {
+	t.Helper()
+	check := func(v string, got, want []float64) {
+		scale := 1.0
+		for _, x := range want {
+			scale = max(scale, x, -x)
+		}
+		for j := range want {
+			if !closeTo(got[j]/scale, want[j]/scale, tol) {
+				t.Fatalf("%s: %s[%d] = %g fused, %g unfused", what, v, j, got[j], want[j])
 			}
 		}
+	}
+	check("y", ys[0][0], ys[1][0])
+	for j, v := range []string{"dx", "dw", "db"} {
+		check(v, grads[0][j], grads[1][j])
 	}
 }
 
@@ -173,21 +180,7 @@ func TestConv2DBiasReLUMatchesUnfused(t *testing.T) {
 			if dt == tensor.Float32 {
 				tol = 1e-6 // the same kernels; only the rectifier moves
 			}
-			check := func(what string, got, want []float64) {
-				scale := 1.0
-				for _, v := range want {
-					scale = max(scale, v, -v)
-				}
-				for j := range want {
-					if !closeTo(got[j]/scale, want[j]/scale, tol) {
-						t.Fatalf("case %d %v: %s[%d] = %g fused, %g unfused", i, dt, what, j, got[j], want[j])
-					}
-				}
-			}
-			check("y", ys[0][0], ys[1][0])
-			for j, what := range []string{"dx", "dw", "db"} {
-				check(what, grads[0][j], grads[1][j])
-			}
+			fusedAgrees(t, name("case %d %v", i, dt), tol, ys, grads)
 		}
 	}
 }

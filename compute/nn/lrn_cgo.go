@@ -17,12 +17,9 @@ package nn
 // d^-beta take SSE's packed float32 square roots: gcc does not vectorise sqrt() itself, because
 // it may set errno, and cgo refuses -fno-math-errno; scalar float64 square roots were most of
 // the Go kernel's time. d is at least bias > 0, and d^-0.75 = 1/(√d·√√d) in float32 is within a
-// few ulp. target_clones adds an AVX2 build picked at load time.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CONVAS_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define CONVAS_CLONES
-#endif
+// few ulp.
+// Built for AVX2 and for baseline x86-64 (convas_clones.h).
+#include "convas_clones.h"
 
 #define SPAN 256
 
@@ -155,6 +152,7 @@ void convas_lrn_bwd_f32(const float *x, const float *dy, float *dx, int u0, int 
 import "C"
 
 import (
+	"sync"
 	"unsafe"
 
 	"gorgonia.org/tensor"
@@ -166,13 +164,27 @@ func lrnGeom(k lrnKernel, s tensor.Shape) C.lrngeom {
 	return C.lrngeom{nc: C.int(nc), plane: C.int(plane), r: C.int(k.radius), bias: C.double(k.bias), alpha: C.double(k.alpha), beta: C.double(k.beta)}
 }
 
+// lrnWork is one worker's scratch for the C kernels: the window sums and scales of a unit, and
+// for the backward pass t of every channel. lrnWorks keeps them between calls (GoogLeNet's
+// backward pass needs about 1 MB a worker), so that a graph run many times does not allocate
+// them every time; they are filled afresh by every call.
+type lrnWork struct {
+	sum, t []float64
+	p      []float32
+}
+
+var lrnWorks = sync.Pool{New: func() any {
+	return &lrnWork{sum: make([]float64, lrnSpan), p: make([]float32, lrnSpan)}
+}}
+
 // lrnForwardF32 is lrnForward for float32 through the C kernel; it reports whether it ran.
 func lrnForwardF32(k lrnKernel, s tensor.Shape, x, y []float32) bool {
 	g := lrnGeom(k, s)
 	parallelFor(lrnUnits(s), func(_, lo, hi int) {
-		sum, p := make([]float64, lrnSpan), make([]float32, lrnSpan)
+		w := lrnWorks.Get().(*lrnWork)
+		defer lrnWorks.Put(w)
 		C.convas_lrn_fwd_f32((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int(lo), C.int(hi), &g,
-			(*C.double)(unsafe.Pointer(&sum[0])), (*C.float)(unsafe.Pointer(&p[0])))
+			(*C.double)(unsafe.Pointer(&w.sum[0])), (*C.float)(unsafe.Pointer(&w.p[0])))
 	})
 	return true
 }
@@ -182,10 +194,14 @@ func lrnBackwardF32(k lrnKernel, s tensor.Shape, x, dy, dx []float32) bool {
 	g := lrnGeom(k, s)
 	_, nc, _ := channelGeom(s)
 	parallelFor(lrnUnits(s), func(_, lo, hi int) {
-		sum, p, t := make([]float64, lrnSpan), make([]float32, lrnSpan), make([]float64, nc*lrnSpan)
+		w := lrnWorks.Get().(*lrnWork)
+		defer lrnWorks.Put(w)
+		if len(w.t) < nc*lrnSpan {
+			w.t = make([]float64, nc*lrnSpan)
+		}
 		C.convas_lrn_bwd_f32((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&dy[0])), (*C.float)(unsafe.Pointer(&dx[0])),
 			C.int(lo), C.int(hi), &g,
-			(*C.double)(unsafe.Pointer(&sum[0])), (*C.float)(unsafe.Pointer(&p[0])), (*C.double)(unsafe.Pointer(&t[0])))
+			(*C.double)(unsafe.Pointer(&w.sum[0])), (*C.float)(unsafe.Pointer(&w.p[0])), (*C.double)(unsafe.Pointer(&w.t[0])))
 	})
 	return true
 }

@@ -9,13 +9,8 @@ package nn
 
 // The float32 max-pooling kernel, in C so that gcc vectorises it: Go has no SIMD and no
 // conditional moves for floats, and the Go loops it replaces spent their time on mispredicted
-// branches. target_clones builds an AVX2 and a baseline x86-64 version and picks one when the
-// program loads, so the binary still runs on CPUs without AVX2.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CONVAS_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define CONVAS_CLONES
-#endif
+// branches. Built for AVX2 and for baseline x86-64 (convas_clones.h).
+#include "convas_clones.h"
 
 // okey maps a float to an int32 that orders as the float does (-0 and +0 equal); fromkey
 // inverts it (returning +0 for -0).
@@ -75,6 +70,14 @@ static int32_t argmax_window(const float *plane, const pgeom *g, int h0, int h1,
 		}
 	}
 	return best;
+}
+
+// edge pools the clipped window of output column oc of a row into orow and, unless mrow is
+// NULL, its argmax into mrow.
+static inline void edge(const float *plane, const pgeom *g, int h0, int h1, int oc, float *orow, int32_t *mrow) {
+	int32_t at = argmax_window(plane, g, h0, h1, oc);
+	orow[oc] = plane[at];
+	if (mrow) mrow[oc] = at;
 }
 
 // convas_maxpool_f32 max-pools planes [0, planes) of x (h x w each) into y (oh x ow each) and,
@@ -140,15 +143,10 @@ void convas_maxpool_f32(const float *x, float *y, int32_t *mask, int planes, con
 				}
 				for (int j = 0; j < n; j++) ov[j] = fromkey(bk[j]);
 			}
-			for (int oc = 0; oc < g.ow; oc++) {
-				if (oc == from && to > from) {
-					oc = to - 1;
-					continue;
-				}
-				int32_t at = argmax_window(plane, &g, h0, h1, oc);
-				orow[oc] = plane[at];
-				if (mrow) mrow[oc] = at;
-			}
+			// The columns [from, to) are done; the rest, where padding clips the windows,
+			// take the scalar search.
+			for (int oc = 0; oc < from; oc++) edge(plane, &g, h0, h1, oc, orow, mrow);
+			for (int oc = to; oc < g.ow; oc++) edge(plane, &g, h0, h1, oc, orow, mrow);
 		}
 	}
 }

@@ -8,12 +8,9 @@ package nn
 
 // The float32 rectifier in C, which gcc vectorises into compares and blends: the Go loops it
 // replaces branch on the sign of every element, and the branch is taken at random on real
-// activations. target_clones adds an AVX2 build picked at load time.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CONVAS_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define CONVAS_CLONES
-#endif
+// activations.
+// Built for AVX2 and for baseline x86-64 (convas_clones.h).
+#include "convas_clones.h"
 
 // y = 0 where x < 0, else x: NaN stays NaN, as with Go's max(x, 0), so that a diverging run
 // shows.

@@ -321,27 +321,27 @@ func Run(ctx context.Context, b Backbone, d *DataSet, cache *Cache, cfg Config, 
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
-	send := func(e Event) {
+	send := func(e Event) { // waits for room: evaluations, skips and the end
 		select {
 		case events <- e:
 		case <-ctx.Done():
 		}
 	}
+	offer := func(e Event) { // progress, dropped when the channel is full
+		select {
+		case events <- e:
+		default:
+		}
+	}
 	if cfg.FineTune {
-		return runTuned(ctx, b, d, cache, cfg, gate, events, send)
+		return runTuned(ctx, b, d, cache, cfg, gate, send, offer)
 	}
 	var last ExtractProgress
 	distort := cfg.Distortions.Any()
 	// With distortions the training pictures' bottlenecks are computed each step: only the
 	// validation and test sets are extracted (and cached).
 	keep := func(p Picture) bool { return !distort || p.Set != Training }
-	bn, err := extract(ctx, b, d, cache, DefaultBatch, keep, gate, func(p ExtractProgress) {
-		last = p
-		select {
-		case events <- p:
-		default:
-		}
-	})
+	bn, err := extract(ctx, b, d, cache, DefaultBatch, keep, gate, func(p ExtractProgress) { last = p; offer(p) })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -360,12 +360,7 @@ func Run(ctx context.Context, b Backbone, d *DataSet, cache *Cache, cfg Config, 
 		}
 		defer dist.close()
 		dist.onSkip = func(s Skipped) { send(s) }
-		dist.onProgress = func(p StepProgress) {
-			select {
-			case events <- p:
-			default:
-			}
-		}
+		dist.onProgress = func(p StepProgress) { offer(p) }
 	}
 	res, err := train(ctx, cfg, d, bn, dist, gate, func(e Evaluation) { send(e) })
 	if err != nil {
@@ -381,19 +376,13 @@ func Run(ctx context.Context, b Backbone, d *DataSet, cache *Cache, cfg Config, 
 // runTuned is Run with cfg.FineTune: the frozen part's maps are extracted (and cached), then the
 // block and the head are trained together.
 func runTuned(ctx context.Context, b Backbone, d *DataSet, cache *Cache, cfg Config, gate func(context.Context) error,
-	events chan<- Event, send func(Event)) (*Model, *Result, error) {
+	send, offer func(Event)) (*Model, *Result, error) {
 	t, err := fineTunable(b)
 	if err != nil {
 		return nil, nil, err
 	}
 	var last ExtractProgress
-	bn, err := extract(ctx, frozenTrunk{t}, d, cache, DefaultBatch, nil, gate, func(p ExtractProgress) {
-		last = p
-		select {
-		case events <- p:
-		default:
-		}
-	})
+	bn, err := extract(ctx, frozenTrunk{t}, d, cache, DefaultBatch, nil, gate, func(p ExtractProgress) { last = p; offer(p) })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -401,12 +390,7 @@ func runTuned(ctx context.Context, b Backbone, d *DataSet, cache *Cache, cfg Con
 	for _, s := range bn.Failed {
 		send(s)
 	}
-	res, tuned, err := trainTuned(ctx, cfg, t, d, bn, gate, func(e Evaluation) { send(e) }, func(p StepProgress) {
-		select {
-		case events <- p:
-		default:
-		}
-	})
+	res, tuned, err := trainTuned(ctx, cfg, t, d, bn, gate, func(e Evaluation) { send(e) }, func(p StepProgress) { offer(p) })
 	if err != nil {
 		return nil, nil, err
 	}

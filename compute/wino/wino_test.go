@@ -341,16 +341,8 @@ func TestFilter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i := range y1 {
-		if y1[i] != y2[i] {
-			t.Fatalf("forward: y[%d] = %g with a Filter, %g without", i, y2[i], y1[i])
-		}
-	}
-	for i := range dx1 {
-		if dx1[i] != dx2[i] {
-			t.Fatalf("backward-data: dx[%d] = %g with a Filter, %g without", i, dx2[i], dx1[i])
-		}
-	}
+	sameWithFilter(t, "forward: y", y2, y1)
+	sameWithFilter(t, "backward-data: dx", dx2, dx1)
 	if err := ws.ForwardFilter(c, x, &fb, b, y2); err == nil {
 		t.Error("ForwardFilter accepted a backward-data filter")
 	}
@@ -371,16 +363,8 @@ func TestFilter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i := range y3 {
-		if y3[i] != y4[i] {
-			t.Fatalf("another image size: y[%d] = %g with a Filter, %g without", i, y4[i], y3[i])
-		}
-	}
-	for i := range dx3 {
-		if dx3[i] != dx4[i] {
-			t.Fatalf("another image size: dx[%d] = %g with a Filter, %g without", i, dx4[i], dx3[i])
-		}
-	}
+	sameWithFilter(t, "another image size: y", y4, y3)
+	sameWithFilter(t, "another image size: dx", dx4, dx3)
 	// Other channels: refused.
 	c3 := c
 	c3.O = c.O + 1
@@ -479,4 +463,15 @@ func ExampleWorkspace_Forward() {
 	// [6 9 9 6]
 	// [6 9 9 6]
 	// [4 6 6 4]
+}
+
+// sameWithFilter fails unless got (computed with a kept Filter) equals want (without) bit for
+// bit.
+func sameWithFilter(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("%s[%d] = %g with a Filter, %g without", what, i, got[i], want[i])
+		}
+	}
 }
