@@ -456,7 +456,7 @@ func (l *vggLayer) build(g *G.ExprGraph, x *G.Node) (*G.Node, error) {
 		wn := G.NewTensor(g, tensor.Float32, 4, G.WithShape(l.w.Shape...), G.WithName(l.w.Name), G.WithValue(l.w.Tensor()))
 		bn := G.NewTensor(g, tensor.Float32, 1, G.WithShape(l.b.Shape...), G.WithName(l.b.Name), G.WithValue(l.b.Tensor()))
 		// Winograd where it is faster (nn.ConvWinograd: VGG19's 3x3 layers at stride 1), within
-		// about 1e-6 of the largest output of the direct convolution.
+		// about 5e-6 of the largest output of the direct convolution.
 		y, err = nn.Conv2DBiasAlgo(x, wn, bn, l.pad, l.sh, l.sw, nn.ConvWinograd)
 	case "relu":
 		y, err = nn.ReLU(x)

@@ -14,18 +14,20 @@ import (
 
 // This file and conv_gemm.go are the seam where a build chooses how float32 convolutions run:
 // conv32 and convBackend are defined once per build. The default cgo build (this file) runs
-// them through oneDNN; the purego build (conv_gemm.go) on im2col and GEMM. A later `cuda`
-// build plugs cuDNN in here: a conv_cudnn.go tagged `cuda`, with this file tagged
-// `cgo && !purego && !cuda`, and the same conv32 signature. float64 (the gradient checks) always
-// takes the GEMM path in convkernels.go.
+// them through oneDNN, and with ConvWinograd the 3x3 layers where it is faster through
+// compute/wino; the purego build (conv_gemm.go) on im2col and GEMM. A later GPU build plugs
+// cuDNN in here: a conv_cudnn.go tagged `convas_cuda`, with this file tagged
+// `cgo && !purego && !convas_cuda`, and the same conv32 signature. float64 (the gradient checks)
+// always takes the GEMM path in convkernels.go.
 //
-// The NCHW tensors of Gorgonia stay the interface: each pass reorders its arguments into the
-// blocked layouts oneDNN's kernels want (nChw8c/nChw16c, OIhw8i8o/OIhw16i16o) and its result
-// back, into work buffers the engine reuses. Keeping activations blocked between consecutive
-// oneDNN ops is a later step.
+// The NCHW tensors of Gorgonia stay the interface: each oneDNN pass reorders its arguments into
+// the blocked layouts oneDNN's kernels want (nChw8c/nChw16c, OIhw8i8o/OIhw16i16o) and its result
+// back, into work buffers the engine reuses; compute/wino reads and writes NCHW itself. Keeping
+// activations blocked between consecutive oneDNN ops is a later step.
 //
 // All oneDNN work goes through the process's one dnnl.Default engine, a goroutine locked to its
-// OS thread (dnnl's package comment says why); ops stay stateless and hold no engine.
+// OS thread (dnnl's package comment says why); ops hold no engine. The only state an op keeps is
+// compute/wino's transformed weights for small images (keptFilter).
 
 // convBackend names the backend float32 convolutions use in this build, for benchmarks.
 const convBackend = "onednn"
@@ -153,9 +155,9 @@ func winoConv(g *convGeom) wino.Conv {
 // buffer for a network rather than one a layer; they are caches, filled afresh by every pass.
 var winoSpares = make(chan *wino.Workspace, 4)
 
-// winograd runs a forward pass (bias may be nil; relu fuses max(0, ·)) or a gradient to the input of g through
-// compute/wino, arguments by role as for conv32, and reports whether it did; it did not when
-// compute/wino refused the shape, and the caller then takes oneDNN.
+// winograd runs a forward pass (bias may be nil; relu fuses max(0, ·)) or a gradient to the
+// input of g through compute/wino, arguments by role as for conv32, and reports whether it did;
+// it did not when compute/wino refused the shape, and the caller then takes oneDNN.
 func winograd(pass convPass, g *convGeom, x, w, bias, y []float32, relu bool, kept *keptFilter) bool {
 	var ws *wino.Workspace
 	select {
