@@ -20,6 +20,7 @@ import (
 	"gorgonia.org/gorgonia"
 
 	"convas/compute/models"
+	"convas/compute/nn"
 )
 
 // Config is one DeepDream run. The defaults are the recipe's (render_deepdream with GoogLeNet,
@@ -61,6 +62,9 @@ type Config struct {
 	// in MiB; 0 means DefaultMemoryMiB. A picture or tile that needs more is refused before the
 	// run starts, with the largest tile that fits.
 	MemoryMiB int `toml:"memory_mib" json:"memory_mib,omitempty"`
+	// Accel is the GPU the run computes on (compute/device.Handle.Accel); nil, the default, is
+	// the CPU. It is not part of a saved preset.
+	Accel nn.Accel `toml:"-" json:"-"`
 }
 
 // DefaultMemoryMiB is the memory budget of a run whose Config.MemoryMiB is 0.
@@ -205,6 +209,7 @@ func Run(ctx context.Context, cfg Config, net Network, img *Image, control Contr
 	base, details := splitOctaves(img.Clone(), cfg.Octaves, cfg.OctaveScale)
 
 	tiles := newGraphCache(net, budget, picturePlaneBytes(img.H, img.W))
+	tiles.acc = cfg.Accel
 	tiles.prebuilt, tiles.prebuiltFor = built, s
 	defer tiles.close()
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), rollStream))

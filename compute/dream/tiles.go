@@ -23,6 +23,8 @@ type tileGraph struct {
 
 	vm G.VM
 	x  *tensor.Dense // the input tile, bound to input before every run
+	// place runs the network's heavy ops on an accelerator (nil: the CPU).
+	place *nn.Placement
 }
 
 // buildTileGraph builds the graph of an h x w tile without compiling it.
@@ -57,8 +59,12 @@ func buildTileGraph(net Network, h, w int, layer string, channel int) (*tileGrap
 }
 
 // compile prepares the machine that computes the objective and the input gradient, and nothing
-// else: CompileFunction prunes the weight gradients that Grad added to the graph.
-func (t *tileGraph) compile() error {
+// else: CompileFunction prunes the weight gradients that Grad added to the graph. With an
+// accelerator (acc not nil) the network's convolutions, pooling, LRN and ReLUs run on it, its
+// weights uploaded once; each run uploads the tile and downloads the objective's input and the
+// gradient, and whatever crosses between the accelerator's ops and the CPU's (concatenations,
+// the channel selection).
+func (t *tileGraph) compile(acc nn.Accel) error {
 	var leaves G.Nodes // the picture and the weights
 	for _, n := range t.g.ExactSubgraphRoots(t.cost, t.grad).AllNodes() {
 		if n.Op() == nil {
@@ -74,6 +80,11 @@ func (t *tileGraph) compile() error {
 	// A tile graph runs every iteration of an octave: its ops write into the tensors of the last
 	// run instead of allocating them again. run hands the gradient out only until it returns.
 	nn.ReuseBuffers(t.g)
+	place, err := nn.Place(t.g, acc, G.Nodes{t.cost, t.grad}, func(n *G.Node) bool { return n != t.input })
+	if err != nil {
+		return fmt.Errorf("dream: %w", err)
+	}
+	t.place = place
 	return nil
 }
 
@@ -101,6 +112,7 @@ func (t *tileGraph) close() {
 	if t.vm != nil {
 		t.vm.Close()
 	}
+	t.place.Close()
 }
 
 // graphBytes estimates the memory one run of a tile graph takes: the value of every node the
@@ -138,7 +150,8 @@ func graphBytes(sub *G.ExprGraph, input *G.Node) int64 {
 // reused step after step, and a size no longer used is dropped with the values it holds.
 type graphCache struct {
 	net             Network
-	budget, picture int64 // bytes: the run's budget and what its copies of the picture take
+	budget, picture int64    // bytes: the run's budget and what its copies of the picture take
+	acc             nn.Accel // where the graphs run: nil for the CPU
 
 	layer   string
 	channel int
@@ -196,7 +209,7 @@ func (c *graphCache) get(h, w int) (*tileGraph, error) {
 			return nil, err
 		}
 	}
-	if err := t.compile(); err != nil {
+	if err := t.compile(c.acc); err != nil {
 		return nil, err
 	}
 	c.graphs[[2]int{h, w}] = t

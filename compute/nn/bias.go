@@ -43,6 +43,7 @@ func channelGeom(s tensor.Shape) (n, c, plane int) {
 type addBiasOp struct {
 	dims int
 	outCache
+	placeSlot
 }
 
 var (
@@ -105,6 +106,12 @@ func (op *addBiasOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgo
 	y, err := op.result("AddBias", prealloc, x.Dtype(), x.Shape())
 	if err != nil {
 		return nil, err
+	}
+	if op.pl.on(x) {
+		if err := op.pl.biasOn(x, b, y); err != nil {
+			return nil, accelErr("AddBias", err)
+		}
+		return y, nil
 	}
 	if x.Dtype() == tensor.Float32 {
 		addBias(x.Shape(), dataOf[float32](x), dataOf[float32](b), dataOf[float32](y))
@@ -176,6 +183,7 @@ func (op *addBiasOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes
 type biasGradOp struct {
 	dims int
 	outCache
+	placeSlot
 }
 
 var _ gorgonia.UsePreallocDoer = (*biasGradOp)(nil)
@@ -220,6 +228,12 @@ func (op *biasGradOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorg
 	db, err := op.result("AddBiasGrad", prealloc, dy.Dtype(), tensor.Shape{dy.Shape()[1]})
 	if err != nil {
 		return nil, err
+	}
+	if op.pl.on(dy) {
+		if err := op.pl.biasGradOn(dy, db); err != nil {
+			return nil, accelErr("AddBiasGrad", err)
+		}
+		return db, nil
 	}
 	if dy.Dtype() == tensor.Float32 {
 		sumPerChannel(dy.Shape(), dataOf[float32](dy), dataOf[float32](db))

@@ -7,6 +7,8 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"convas/compute/gpu"
 )
 
 // Conv2D convolves x (N,C,H,W) with filters w (O,C,KH,KW), explicit padding and strides: the
@@ -152,6 +154,7 @@ func (p convParams) geom(x, w tensor.Shape) (convGeom, error) {
 type conv2DOp struct {
 	convParams
 	outCache
+	placeSlot
 	bias bool
 	relu bool // with bias only: ReLU of the output, fused
 	kept keptFilter
@@ -220,6 +223,12 @@ func (op *conv2DOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgon
 	y, err := op.result("Conv2D", prealloc, x.Dtype(), g.outShape())
 	if err != nil {
 		return nil, err
+	}
+	if op.pl.on(x) {
+		if err := op.pl.convOn(&g, op.bias, op.relu, in, y); err != nil {
+			return nil, accelErr("Conv2D", err)
+		}
+		return y, nil
 	}
 	switch {
 	case x.Dtype() == tensor.Float32 && op.bias:
@@ -376,6 +385,7 @@ func (p convParams) backShapes(name string, inputs []gorgonia.DimSizer) ([]tenso
 type conv2DBackDataOp struct {
 	convParams
 	outCache
+	placeSlot
 	kept keptFilter
 }
 
@@ -418,6 +428,12 @@ func (op *conv2DBackDataOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value)
 	if err != nil {
 		return nil, err
 	}
+	if op.pl.on(x) {
+		if err := op.pl.convBackOn(&g, gpu.BackwardData, x, w, dy, dx); err != nil {
+			return nil, accelErr("Conv2DBackData", err)
+		}
+		return dx, nil
+	}
 	if x.Dtype() == tensor.Float32 {
 		conv32(op.algo, passBackData, &g, dataOf[float32](dx), dataOf[float32](w), dataOf[float32](dy), &op.kept)
 	} else {
@@ -449,6 +465,7 @@ func (op *conv2DBackDataOp) String() string { return op.describe("Conv2DBackData
 type conv2DBackFilterOp struct {
 	convParams
 	outCache
+	placeSlot
 }
 
 var _ gorgonia.UsePreallocDoer = (*conv2DBackFilterOp)(nil)
@@ -489,6 +506,12 @@ func (op *conv2DBackFilterOp) do(prealloc gorgonia.Value, inputs []gorgonia.Valu
 	dw, err := op.result("Conv2DBackFilter", prealloc, w.Dtype(), w.Shape())
 	if err != nil {
 		return nil, err
+	}
+	if op.pl.on(x) {
+		if err := op.pl.convBackOn(&g, gpu.BackwardFilter, x, w, dy, dw); err != nil {
+			return nil, accelErr("Conv2DBackFilter", err)
+		}
+		return dw, nil
 	}
 	if x.Dtype() == tensor.Float32 {
 		conv32(op.algo, passBackFilter, &g, dataOf[float32](x), dataOf[float32](dw), dataOf[float32](dy), nil)

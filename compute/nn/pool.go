@@ -339,6 +339,7 @@ func route2x2[T float](x, dx, gr []T, w int) {
 type maxPool2DOp struct {
 	poolParams
 	outCache
+	placeSlot
 	record bool
 	mask   poolMask
 }
@@ -417,6 +418,13 @@ func (op *maxPool2DOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gor
 	y, err := op.result("MaxPool2D", prealloc, x.Dtype(), g.outShape())
 	if err != nil {
 		return nil, err
+	}
+	if op.pl.on(x) {
+		op.mask.x = nil // no mask on the host: the gradient is the accelerator's too
+		if err := op.pl.maxPoolOn(&g, x, y); err != nil {
+			return nil, accelErr("MaxPool2D", err)
+		}
+		return y, nil
 	}
 	if !op.record {
 		if x.Dtype() == tensor.Float32 {
@@ -497,6 +505,7 @@ func (op *maxPool2DOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nod
 type maxPool2DBackOp struct {
 	poolParams
 	outCache
+	placeSlot
 	fwd *maxPool2DOp
 }
 
@@ -561,6 +570,12 @@ func (op *maxPool2DBackOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) 
 	dx, err := op.result("MaxPool2DBack", prealloc, x.Dtype(), x.Shape())
 	if err != nil {
 		return nil, err
+	}
+	if op.pl.on(x) {
+		if err := op.pl.maxPoolBackOn(&g, x, dy, in[2], dx); err != nil {
+			return nil, accelErr("MaxPool2DBack", err)
+		}
+		return dx, nil
 	}
 	switch {
 	case op.fwd != nil && op.fwd.mask.valid(x) && len(op.fwd.mask.idx) == dy.Shape().TotalSize():

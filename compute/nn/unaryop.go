@@ -70,6 +70,7 @@ func applyUnary(k unaryKernel, x *gorgonia.Node) (*gorgonia.Node, error) {
 type unaryOp struct {
 	k unaryKernel
 	outCache
+	placeSlot
 }
 
 var (
@@ -124,6 +125,12 @@ func (op *unaryOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgoni
 	y, err := op.result(name, prealloc, x.Dtype(), s)
 	if err != nil {
 		return nil, err
+	}
+	if op.pl.on(x) {
+		if err := op.pl.unaryOn(op.k, x, y); err != nil {
+			return nil, accelErr(name, err)
+		}
+		return y, nil
 	}
 	if err := op.k.forward(x, y); err != nil {
 		return nil, fmt.Errorf("nn: %s: %w", name, err)
@@ -182,6 +189,7 @@ func (op *unaryOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes, 
 type unaryBackOp struct {
 	k unaryKernel
 	outCache
+	placeSlot
 }
 
 var _ gorgonia.UsePreallocDoer = (*unaryBackOp)(nil)
@@ -244,6 +252,12 @@ func (op *unaryBackOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gor
 	dx, err := op.result(op.name(), prealloc, x.Dtype(), x.Shape())
 	if err != nil {
 		return nil, err
+	}
+	if op.pl.on(x) {
+		if err := op.pl.unaryBackOn(op.k, x, dy, dx); err != nil {
+			return nil, accelErr(op.name(), err)
+		}
+		return dx, nil
 	}
 	if _, ok := op.k.(gradWriter); !ok {
 		if dx.Dtype() == tensor.Float32 {

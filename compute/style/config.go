@@ -16,6 +16,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"convas/compute/nn"
 )
 
 // Config is one style transfer run. The defaults are the StyleNet recipe's (DefaultConfig);
@@ -97,6 +99,9 @@ type Config struct {
 	// MemoryMiB is the memory a run may use, in MiB; 0 means DefaultMemoryMiB. A run that would
 	// need more is refused before it starts, with the largest size that fits.
 	MemoryMiB int `toml:"memory_mib" json:"memory_mib,omitempty"`
+	// Accel is the GPU the run computes on (compute/device.Handle.Accel); nil, the default, is
+	// the CPU. It is not part of a saved preset.
+	Accel nn.Accel `toml:"-" json:"-"`
 }
 
 // StyleImage is one style picture of a blend.

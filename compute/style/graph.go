@@ -1,7 +1,6 @@
 package style
 
 import (
-	"convas/compute/nn"
 	"fmt"
 	"maps"
 	"math"
@@ -10,6 +9,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"convas/compute/nn"
 )
 
 // targets are what the picture is compared with at one size: the content picture's responses
@@ -37,6 +38,8 @@ type problem struct {
 
 	vm G.VM
 	x  *tensor.Dense // the picture, bound to input before every run
+	// place runs the network's heavy ops on cfg.Accel (nil: the CPU).
+	place *nn.Placement
 }
 
 // scale is a scalar leaf that weights one loss term, and how its value follows from Weights.
@@ -96,12 +99,12 @@ func buildProblem(net Network, cfg Config, h, w int, t *targets) (*problem, erro
 func newProblem(net Network, cfg Config, l *level) (*problem, error) {
 	t := &targets{}
 	var err error
-	if t.content, err = responses(net, l.content, sortedKeys(cfg.ContentLayers), identity); err != nil {
+	if t.content, err = responses(net, cfg.Accel, l.content, sortedKeys(cfg.ContentLayers), identity); err != nil {
 		return nil, err
 	}
 	grams := make([]map[string]*tensor.Dense, len(l.styles))
 	for i, s := range l.styles {
-		if grams[i], err = responses(net, s, sortedKeys(cfg.StyleLayers), gram); err != nil {
+		if grams[i], err = responses(net, cfg.Accel, s, sortedKeys(cfg.StyleLayers), gram); err != nil {
 			return nil, fmt.Errorf("style picture %d: %w", i+1, err)
 		}
 	}
@@ -110,7 +113,7 @@ func newProblem(net Network, cfg Config, l *level) (*problem, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.compile(); err != nil {
+	if err := p.compile(cfg.Accel); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -162,7 +165,11 @@ func (p *problem) outputs() G.Nodes {
 
 // compile prepares the machine that computes the outputs and nothing else: CompileFunction
 // prunes the weight gradients that Grad added to the graph.
-func (p *problem) compile() error {
+//
+// With an accelerator, the network's convolutions, pooling and ReLUs run on it: the weights are
+// uploaded once, the picture each step, and only the activations that the loss terms read
+// come back (the Gram matrices and the losses stay on the CPU).
+func (p *problem) compile(acc nn.Accel) error {
 	prog, locs, err := G.CompileFunction(p.g, leaves(p.g, p.outputs()), p.outputs())
 	if err != nil {
 		return fmt.Errorf("style: compile: %w", err)
@@ -172,6 +179,11 @@ func (p *problem) compile() error {
 	// The problem runs once per step: its ops write into the tensors of the last run instead of
 	// allocating them again; eval copies the losses and the gradient out before it returns.
 	nn.ReuseBuffers(p.g)
+	place, err := nn.Place(p.g, acc, p.outputs(), func(n *G.Node) bool { return n != p.input })
+	if err != nil {
+		return fmt.Errorf("style: %w", err)
+	}
+	p.place = place
 	return nil
 }
 
@@ -225,6 +237,7 @@ func (p *problem) close() {
 	if p.vm != nil {
 		p.vm.Close()
 	}
+	p.place.Close()
 }
 
 // scalarOf returns the value of a scalar node after a run.
@@ -253,7 +266,7 @@ func setFloats(t *tensor.Dense, x []float64) {
 // responses runs the network once on img and returns, for every layer of layers, what f makes
 // of the layer's output (the output itself for content targets, its Gram matrix for style
 // targets), as tensors of their own.
-func responses(net Network, img *Image, layers []string, f func(*G.Node) (*G.Node, error)) (map[string]*tensor.Dense, error) {
+func responses(net Network, acc nn.Accel, img *Image, layers []string, f func(*G.Node) (*G.Node, error)) (map[string]*tensor.Dense, error) {
 	g, input, outs, err := net.Build(img.H, img.W, layers)
 	if err != nil {
 		return nil, err
@@ -270,6 +283,11 @@ func responses(net Network, img *Image, layers []string, f func(*G.Node) (*G.Nod
 	}
 	vm := G.NewTapeMachine(g, G.WithPrecompiled(prog, locs))
 	defer vm.Close()
+	place, err := nn.Place(g, acc, nodes, func(n *G.Node) bool { return n != input })
+	if err != nil {
+		return nil, fmt.Errorf("style: %w", err)
+	}
+	defer place.Close()
 	x := tensor.New(tensor.WithShape(1, 3, img.H, img.W), tensor.Of(input.Dtype()))
 	pix := make([]float64, len(img.Pix))
 	for i, v := range img.Pix {

@@ -27,7 +27,7 @@ func BenchmarkMNISTStep(b *testing.B) {
 		b.Fatal(err)
 	}
 	d := patterns(1000, 10, 1)
-	tr, err := newTrainer(st.Net, cfg.BatchSize)
+	tr, err := newTrainer(st.Net, cfg.BatchSize, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

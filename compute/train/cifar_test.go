@@ -184,7 +184,7 @@ func BenchmarkCIFARStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr, err := newTrainer(st.Net, cfg.BatchSize)
+	tr, err := newTrainer(st.Net, cfg.BatchSize, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package train
 import (
 	"fmt"
 	"reflect"
+
+	"convas/compute/nn"
 )
 
 // Config is one training run of a from-scratch CNN recipe. The defaults are the MNIST recipe's
@@ -57,6 +59,9 @@ type Config struct {
 	// Seed makes a run reproducible: initial weights, batches and evaluation samples (5; the
 	// recipe draws unseeded, see presets/mnist-simple.toml for the spread over seeds).
 	Seed int64 `toml:"seed"`
+	// Accel is the GPU the run computes on (compute/device.Handle.Accel); nil, the default, is
+	// the CPU. It is not part of a saved preset.
+	Accel nn.Accel `toml:"-" json:"-"`
 }
 
 // DefaultConfig returns the MNIST recipe exactly.

@@ -165,14 +165,16 @@ func Run(ctx context.Context, st *State, d Data, gate Gate, events chan<- Event)
 	if err != nil {
 		return err
 	}
-	tr, err := newTrainer(st.Net, cfg.BatchSize)
+	tr, err := newTrainer(st.Net, cfg.BatchSize, cfg.Accel)
 	if err != nil {
 		return err
 	}
-	ev, err := newEvaluator(st.Net, cfg.EvaluationSize)
+	defer tr.place.Close()
+	ev, err := newEvaluator(st.Net, cfg.EvaluationSize, cfg.Accel)
 	if err != nil {
 		return err
 	}
+	defer ev.place.Close()
 	params := make([]optim.Param, len(st.Net.Parameters()))
 	for i, p := range st.Net.Parameters() {
 		params[i] = optim.Param{Name: p.Name, Value: p.Data}
@@ -314,6 +316,7 @@ func checkData(net Network, cfg Config, d Data) error {
 
 // trainer is the training graph for one batch size: forward, loss and weight gradients.
 type trainer struct {
+	place   *nn.Placement // the ops on an accelerator; nil: the CPU
 	g       *models.Graph
 	labels  *G.Node
 	loss    *G.Node
@@ -325,7 +328,11 @@ type trainer struct {
 	xData, yData []float32
 }
 
-func newTrainer(net Network, batch int) (*trainer, error) {
+// newTrainer builds and compiles one training step of net at batch. With an accelerator (acc
+// not nil) the convolutions, their bias and ReLU and the pooling run on
+// it; the weights change every step, so each step uploads them with the batch and downloads
+// their gradients.
+func newTrainer(net Network, batch int, acc nn.Accel) (*trainer, error) {
 	g, err := net.Build(batch)
 	if err != nil {
 		return nil, err
@@ -356,6 +363,9 @@ func newTrainer(net Network, batch int) (*trainer, error) {
 	// Every step runs the same graph: its ops write into the tensors of the last step instead of
 	// allocating them again. The gradients and logits a step gives are used before the next.
 	nn.ReuseBuffers(g.G)
+	if t.place, err = nn.Place(g.G, acc, outputs, nil); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 	return t, nil
 }
 
@@ -403,18 +413,23 @@ func (t *trainer) accuracy(labels []uint8, src source) (float64, []Sample) {
 
 // evaluator is the forward-only graph for the evaluation batch size.
 type evaluator struct {
-	g  *models.Graph
-	vm G.VM
-	x  *tensor.Dense
+	g     *models.Graph
+	vm    G.VM
+	x     *tensor.Dense
+	place *nn.Placement // nil: the CPU
 }
 
-func newEvaluator(net Network, batch int) (*evaluator, error) {
+func newEvaluator(net Network, batch int, acc nn.Accel) (*evaluator, error) {
 	g, err := net.Build(batch)
 	if err != nil {
 		return nil, err
 	}
 	nn.ReuseBuffers(g.G) // logits reads each run's output before the next
-	return &evaluator{g: g, vm: G.NewTapeMachine(g.G),
+	place, err := nn.Place(g.G, acc, G.Nodes{g.Logits}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	return &evaluator{g: g, vm: G.NewTapeMachine(g.G), place: place,
 		x: tensor.New(tensor.WithShape(g.Input.Shape()...), tensor.Of(tensor.Float32))}, nil
 }
 
@@ -515,7 +530,7 @@ func Classify(net Network, pictures [][]float32) ([][]float32, error) {
 		}
 		set.Pixels = append(set.Pixels, p...)
 	}
-	ev, err := newEvaluator(net, max(1, min(len(pictures), 100)))
+	ev, err := newEvaluator(net, max(1, min(len(pictures), 100)), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -148,7 +148,7 @@ func TestNetworkGradient(t *testing.T) {
 	cfg.Seed = 42
 	st, _ := NewState(cfg, 28, 28, 1, 10)
 	d := patterns(8, 10, 3)
-	tr, err := newTrainer(st.Net, 4)
+	tr, err := newTrainer(st.Net, 4, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

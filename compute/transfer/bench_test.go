@@ -91,7 +91,7 @@ func BenchmarkFineTuneStep(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			tn, err := newTuner(m, TrunkSize, h, batch)
+			tn, err := newTuner(m, TrunkSize, h, batch, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -34,10 +34,16 @@ type Extractor struct {
 	features *G.Node
 	vm       G.VM
 	x        *tensor.Dense
+	place    *nn.Placement // the backbone's ops on an accelerator; nil: the CPU
 }
 
-// NewExtractor builds and compiles the backbone's graph for batches of the given size.
-func NewExtractor(b Backbone, batch int) (*Extractor, error) {
+// NewExtractor builds and compiles the backbone's graph for batches of the given size, on the
+// CPU.
+func NewExtractor(b Backbone, batch int) (*Extractor, error) { return NewExtractorOn(b, batch, nil) }
+
+// NewExtractorOn is NewExtractor with the backbone's convolutions, pooling and ReLUs on acc
+// (nil: the CPU), its weights uploaded once.
+func NewExtractorOn(b Backbone, batch int, acc nn.Accel) (*Extractor, error) {
 	if batch <= 0 {
 		return nil, fmt.Errorf("transfer: batch %d: must be positive", batch)
 	}
@@ -53,8 +59,12 @@ func NewExtractor(b Backbone, batch int) (*Extractor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transfer: %s: compile: %w", b.Name(), err)
 	}
+	place, err := nn.Place(g, acc, G.Nodes{f}, func(n *G.Node) bool { return n != in })
+	if err != nil {
+		return nil, fmt.Errorf("transfer: %s: %w", b.Name(), err)
+	}
 	s := b.Size()
-	return &Extractor{b: b, batch: batch, g: g, input: in, features: f,
+	return &Extractor{b: b, batch: batch, g: g, input: in, features: f, place: place,
 		vm: G.NewTapeMachine(g, G.WithPrecompiled(prog, locs)),
 		x:  tensor.New(tensor.WithShape(batch, 3, s, s), tensor.Of(tensor.Float32))}, nil
 }
@@ -114,7 +124,10 @@ func (e *Extractor) run(x []float32, n int) ([]float32, error) {
 }
 
 // Close frees the machine.
-func (e *Extractor) Close() { e.vm.Close() }
+func (e *Extractor) Close() {
+	e.vm.Close()
+	e.place.Close()
+}
 
 // toPlanar writes the RGB values of p (0..255) into x as three planes; alpha is ignored.
 func toPlanar(p *image.NRGBA, x []float32) {
@@ -254,11 +267,12 @@ type ExtractProgress struct {
 // with its error; progress (may be nil) after each batch.
 func Extract(ctx context.Context, b Backbone, d *DataSet, cache *Cache, batch int, gate func(context.Context) error,
 	progress func(ExtractProgress)) (*Bottlenecks, error) {
-	return extract(ctx, b, d, cache, batch, nil, gate, progress)
+	return extract(ctx, b, d, cache, batch, nil, nil, gate, progress)
 }
 
-// extract is Extract on the pictures keep (nil: all) accepts; the others get no features.
-func extract(ctx context.Context, b Backbone, d *DataSet, cache *Cache, batch int, keep func(Picture) bool,
+// extract is Extract on the pictures keep (nil: all) accepts, on acc (nil: the CPU); the others
+// get no features.
+func extract(ctx context.Context, b Backbone, d *DataSet, cache *Cache, batch int, keep func(Picture) bool, acc nn.Accel,
 	gate func(context.Context) error, progress func(ExtractProgress)) (*Bottlenecks, error) {
 	out := &Bottlenecks{Features: make([][]float32, len(d.Pictures))}
 	byContent := map[[32]byte][]int{}
@@ -299,7 +313,7 @@ func extract(ctx context.Context, b Backbone, d *DataSet, cache *Cache, batch in
 		batch = DefaultBatch
 	}
 	batch = min(batch, len(todo))
-	ex, err := NewExtractor(b, batch)
+	ex, err := NewExtractorOn(b, batch, acc)
 	if err != nil {
 		return nil, err
 	}

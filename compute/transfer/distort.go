@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 
 	"github.com/disintegration/imaging"
+
+	"convas/compute/nn"
 )
 
 // Distortions are retrain.py's random input distortions (add_input_distortions), applied to
@@ -155,8 +157,8 @@ type distorter struct {
 	ran        int // pictures run through the backbone
 }
 
-func newDistorter(b Backbone, d Distortions, paths []string, batch int) (*distorter, error) {
-	ex, err := NewExtractor(b, min(batch, DefaultBatch))
+func newDistorter(b Backbone, d Distortions, paths []string, batch int, acc nn.Accel) (*distorter, error) {
+	ex, err := NewExtractorOn(b, min(batch, DefaultBatch), acc)
 	if err != nil {
 		return nil, err
 	}

@@ -182,7 +182,7 @@ func TestDistortedBatchSeeded(t *testing.T) {
 	const size, n = 6, 7
 	d := Distortions{Crop: 20, Scale: 30, Flip: true, Brightness: 25}
 	draw := func(seed uint64) ([]float32, []int) {
-		dist, err := newDistorter(pixels{size}, d, paths, n)
+		dist, err := newDistorter(pixels{size}, d, paths, n, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

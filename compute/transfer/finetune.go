@@ -122,6 +122,7 @@ func headNodes(g *G.ExprGraph, h *Head, feats *G.Node) (*G.Node, G.Nodes, error)
 // with respect to the block's weights and the head's. Like every graph it belongs to one
 // goroutine.
 type tuner struct {
+	place               *nn.Placement // nil: the CPU
 	batch, per, classes int
 	in, labels          *G.Node
 	loss, logits        *G.Node
@@ -136,7 +137,7 @@ type tuner struct {
 
 // newTuner builds the training graph of m's block (which it trains in place: pass a clone) and
 // head h for batches of n pictures of size x size.
-func newTuner(m *models.InceptionV3, size int, h *Head, n int) (*tuner, error) {
+func newTuner(m *models.InceptionV3, size int, h *Head, n int, acc nn.Accel) (*tuner, error) {
 	bg, err := m.BuildFrom(n, size, size, FineTuneFrom, TrunkLayer)
 	if err != nil {
 		return nil, fmt.Errorf("transfer: fine-tuning: %w", err)
@@ -184,6 +185,10 @@ func newTuner(m *models.InceptionV3, size int, h *Head, n int) (*tuner, error) {
 	}
 	t.vm = G.NewTapeMachine(bg.G, G.WithPrecompiled(prog, locs))
 	nn.ReuseBuffers(bg.G)
+	// The block's weights change every step: none is fixed.
+	if t.place, err = nn.Place(bg.G, acc, append(G.Nodes{t.loss, logits}, t.grads...), nil); err != nil {
+		return nil, fmt.Errorf("transfer: fine-tuning: %w", err)
+	}
 	s := bg.Input.Shape()
 	t.per = s[1] * s[2] * s[3]
 	t.x = tensor.New(tensor.WithShape(s...), tensor.Of(tensor.Float32))
@@ -226,7 +231,10 @@ func (t *tuner) step(x []float32, labels []int) (float64, int, error) {
 	return float64(t.loss.Value().Data().(float32)), right, nil
 }
 
-func (t *tuner) close() { t.vm.Close() }
+func (t *tuner) close() {
+	t.vm.Close()
+	t.place.Close()
+}
 
 // pooler runs mixed4 maps through a block and pools them: the bottlenecks of the tuned trunk.
 type pooler struct {
@@ -234,9 +242,10 @@ type pooler struct {
 	in, out         *G.Node
 	vm              G.VM
 	x               *tensor.Dense
+	place           *nn.Placement // nil: the CPU
 }
 
-func newPooler(m *models.InceptionV3, size, n int) (*pooler, error) {
+func newPooler(m *models.InceptionV3, size, n int, acc nn.Accel) (*pooler, error) {
 	bg, err := m.BuildFrom(n, size, size, FineTuneFrom, TrunkLayer)
 	if err != nil {
 		return nil, fmt.Errorf("transfer: fine-tuning: %w", err)
@@ -250,8 +259,13 @@ func newPooler(m *models.InceptionV3, size, n int) (*pooler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transfer: fine-tuning: compile: %w", err)
 	}
+	// The block's weights are the tuner's, which change between calls: none is fixed.
+	place, err := nn.Place(bg.G, acc, G.Nodes{f}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("transfer: fine-tuning: %w", err)
+	}
 	s := bg.Input.Shape()
-	return &pooler{batch: n, per: s[1] * s[2] * s[3], dim: f.Shape()[1], in: bg.Input, out: f,
+	return &pooler{batch: n, per: s[1] * s[2] * s[3], dim: f.Shape()[1], in: bg.Input, out: f, place: place,
 		vm: G.NewTapeMachine(bg.G, G.WithPrecompiled(prog, locs)),
 		x:  tensor.New(tensor.WithShape(s...), tensor.Of(tensor.Float32))}, nil
 }
@@ -280,7 +294,10 @@ func (p *pooler) features(ctx context.Context, maps []float32) ([]float32, error
 	return out, nil
 }
 
-func (p *pooler) close() { p.vm.Close() }
+func (p *pooler) close() {
+	p.vm.Close()
+	p.place.Close()
+}
 
 // pooled returns a set's examples with their mixed4 maps replaced by the tuned block's pooled
 // features.
@@ -328,12 +345,12 @@ func trainTuned(ctx context.Context, cfg Config, t Trunk, d *DataSet, bn *Bottle
 	if err != nil {
 		return nil, nil, err
 	}
-	tn, err := newTuner(tuned, t.Size(), head, cfg.BatchSize)
+	tn, err := newTuner(tuned, t.Size(), head, cfg.BatchSize, cfg.Accel)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer tn.close()
-	pl, err := newPooler(tuned, t.Size(), min(fineTuneBatch, cfg.BatchSize))
+	pl, err := newPooler(tuned, t.Size(), min(fineTuneBatch, cfg.BatchSize), cfg.Accel)
 	if err != nil {
 		return nil, nil, err
 	}

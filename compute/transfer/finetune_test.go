@@ -38,7 +38,7 @@ func TestTunerGradient(t *testing.T) {
 	for i := range h.W2 { // retrain.py's 0.001 makes the block's gradients too small to check
 		h.W2[i] = float32(rng.NormFloat64() * 0.3)
 	}
-	tn, err := newTuner(trunk, size, h, batch)
+	tn, err := newTuner(trunk, size, h, batch, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestTunerGradient(t *testing.T) {
 	labels := []int{0, 2, 1}
 	loss := tunerLoss(t, tn, x, labels)
 
-	pl, err := newPooler(trunk, size, 2)
+	pl, err := newPooler(trunk, size, 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

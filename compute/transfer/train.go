@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"convas/compute/nn"
 	"convas/compute/optim"
 )
 
@@ -38,6 +39,9 @@ type Config struct {
 	FineTune bool `json:"fine_tune" toml:"fine_tune"`
 	// FineTuneLearningRate is the block's step size; 0 for a tenth of LearningRate.
 	FineTuneLearningRate float64 `json:"fine_tune_learning_rate,omitempty" toml:"fine_tune_learning_rate"`
+	// Accel is the GPU the run computes on (compute/device.Handle.Accel); nil, the default, is
+	// the CPU. It is not part of a saved preset.
+	Accel nn.Accel `toml:"-" json:"-"`
 }
 
 // DefaultConfig returns retrain.py's settings.
@@ -341,7 +345,7 @@ func Run(ctx context.Context, b Backbone, d *DataSet, cache *Cache, cfg Config, 
 	// With distortions the training pictures' bottlenecks are computed each step: only the
 	// validation and test sets are extracted (and cached).
 	keep := func(p Picture) bool { return !distort || p.Set != Training }
-	bn, err := extract(ctx, b, d, cache, DefaultBatch, keep, gate, func(p ExtractProgress) { last = p; offer(p) })
+	bn, err := extract(ctx, b, d, cache, DefaultBatch, keep, cfg.Accel, gate, func(p ExtractProgress) { last = p; offer(p) })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -355,7 +359,7 @@ func Run(ctx context.Context, b Backbone, d *DataSet, cache *Cache, cfg Config, 
 		for i, p := range d.Pictures {
 			paths[i] = p.Path
 		}
-		if dist, err = newDistorter(b, cfg.Distortions, paths, cfg.BatchSize); err != nil {
+		if dist, err = newDistorter(b, cfg.Distortions, paths, cfg.BatchSize, cfg.Accel); err != nil {
 			return nil, nil, err
 		}
 		defer dist.close()
@@ -382,7 +386,7 @@ func runTuned(ctx context.Context, b Backbone, d *DataSet, cache *Cache, cfg Con
 		return nil, nil, err
 	}
 	var last ExtractProgress
-	bn, err := extract(ctx, frozenTrunk{t}, d, cache, DefaultBatch, nil, gate, func(p ExtractProgress) { last = p; offer(p) })
+	bn, err := extract(ctx, frozenTrunk{t}, d, cache, DefaultBatch, nil, cfg.Accel, gate, func(p ExtractProgress) { last = p; offer(p) })
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,0 +1,614 @@
+package nn
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"unsafe"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"convas/compute/gpu"
+)
+
+// Placement binds the heavy float32 ops of one graph (convolutions, bias, ReLU, pooling, LRN and
+// their gradients) to an accelerator, a GPU through compute/device. Gorgonia stays the graph,
+// the differentiation and the machine; a placed op, when the machine calls it, runs on the
+// accelerator instead and leaves its result there, in a buffer of its own that lives as long as
+// the placement. Its host tensor is still the node's value, for its shape and for the ops that
+// read it, but is written only where something on the CPU reads it: an op of the graph that has
+// no accelerated twin (a Gorgonia op, a concatenation, a dense layer, a loss) or one of the
+// outputs given to Place. An op that reads a value made on the CPU uploads it. Weights the
+// caller declares fixed are uploaded once and kept.
+//
+// So a run moves over the bus only the picture in, the outputs out, and the values crossing
+// between CPU and accelerator ops inside the graph; Stats counts them.
+//
+// A nil *Placement is the CPU: every method does nothing. The graph's ops must not run on two
+// goroutines at once (as for Gorgonia's machines); several placements may share an Accel.
+type Placement struct {
+	acc Accel
+	// run counts the graph's runs: the first placed op of the program starts a new one.
+	run   uint64
+	first *placed
+	res   map[*float32]resident
+	// kept holds the fixed leaves' copies, shared by every op that reads them.
+	kept  map[*float32]Buf
+	ops   []*placed
+	stats PlaceStats
+	// poison, on an Emulator: fill each host result the CPU is not meant to read with NaN, so
+	// that a read of one that should have been downloaded shows in the results.
+	poison bool
+}
+
+// PlaceStats counts what a placement moved between host and accelerator since Place.
+type PlaceStats struct {
+	// Ops is the number of the graph's ops placed on the accelerator.
+	Ops int
+	// Uploads and Downloads count the copies; BytesUp and BytesDown their sizes.
+	Uploads, Downloads int64
+	BytesUp, BytesDown int64
+	// Resident is the bytes of accelerator memory the placement holds.
+	Resident int64
+}
+
+// resident is the accelerator's copy of a host tensor's contents: buf holds what node producer
+// computed in run run.
+type resident struct {
+	buf      Buf
+	producer int64
+	run      uint64
+}
+
+// placeSlot is embedded in the ops that have an accelerated twin; pl is set by Place.
+type placeSlot struct{ pl *placed }
+
+func (s *placeSlot) slot() *placeSlot { return s }
+
+// placeable is an op of this package that can run on an Accel.
+type placeable interface {
+	gorgonia.Op
+	slot() *placeSlot
+	// placeOK reports whether this op, with n's inputs, has a twin on the accelerator.
+	placeOK(n *gorgonia.Node) bool
+}
+
+// placed is one op bound to a Placement.
+type placed struct {
+	p        *Placement
+	id       int64
+	inputs   []int64 // the producing node of each input
+	fixed    []bool  // inputs that are fixed leaves: uploaded once, kept
+	needHost bool    // the CPU reads the result: download it every run
+	out      Buf
+	stage    []Buf // per input: the upload of a value made on the CPU
+	scratch  Buf
+}
+
+// Place binds the ops of g that outputs depend on and that have an accelerated twin to acc.
+// The outputs are what the caller reads after each run (losses, gradients, logits): they are
+// always downloaded. fixed, when not nil, names the leaves (nodes without an op: weights,
+// biases) whose values never change between runs, so that they are uploaded only once; every
+// other leaf that a placed op reads (the picture) is uploaded each run. A nil acc places nothing
+// and returns a nil Placement, the CPU.
+//
+// An op can be placed in one placement only; Close unbinds them all.
+func Place(g *gorgonia.ExprGraph, acc Accel, outputs gorgonia.Nodes, fixed func(*gorgonia.Node) bool) (*Placement, error) {
+	if acc == nil {
+		return nil, nil
+	}
+	if len(outputs) == 0 {
+		return nil, errors.New("nn: Place: no outputs")
+	}
+	nodes := g.ExactSubgraphRoots(outputs...).AllNodes()
+	in := make(map[int64]bool, len(nodes))
+	for _, n := range nodes {
+		in[n.ID()] = true
+	}
+	on := make(map[int64]bool)
+	for _, n := range nodes {
+		if op, ok := n.Op().(placeable); ok && n.Dtype() == tensor.Float32 && len(children(g, n)) == op.Arity() && op.placeOK(n) {
+			if op.slot().pl != nil {
+				return nil, fmt.Errorf("nn: Place: %v is already placed", n)
+			}
+			on[n.ID()] = true
+		}
+	}
+	// A result is needed on the host when an op that is not placed reads it, or the caller does.
+	needHost := make(map[int64]bool)
+	for _, o := range outputs {
+		needHost[o.ID()] = true
+	}
+	for _, n := range nodes {
+		if on[n.ID()] {
+			continue
+		}
+		for _, c := range children(g, n) {
+			needHost[c.ID()] = true
+		}
+	}
+	p := &Placement{acc: acc, res: make(map[*float32]resident), kept: make(map[*float32]Buf)}
+	for _, n := range nodes {
+		if !on[n.ID()] {
+			continue
+		}
+		pl := &placed{p: p, id: n.ID(), needHost: needHost[n.ID()]}
+		for _, c := range children(g, n) {
+			pl.inputs = append(pl.inputs, c.ID())
+			pl.fixed = append(pl.fixed, c.Op() == nil && fixed != nil && fixed(c))
+		}
+		pl.stage = make([]Buf, len(pl.inputs))
+		n.Op().(placeable).slot().pl = pl
+		p.ops = append(p.ops, pl)
+	}
+	p.stats.Ops = len(p.ops)
+	_, p.poison = acc.(*Emulator)
+	return p, nil
+}
+
+// children returns n's inputs in order.
+func children(g *gorgonia.ExprGraph, n *gorgonia.Node) gorgonia.Nodes {
+	var out gorgonia.Nodes
+	for it := g.From(n.ID()); it.Next(); {
+		out = append(out, it.Node().(*gorgonia.Node))
+	}
+	return out
+}
+
+// Stats returns what the placement has moved so far; zero for a nil Placement.
+func (p *Placement) Stats() PlaceStats {
+	if p == nil {
+		return PlaceStats{}
+	}
+	return p.stats
+}
+
+// Close frees the placement's accelerator memory and unbinds its ops: the graph runs on the CPU
+// again. Closing a nil or closed Placement does nothing.
+func (p *Placement) Close() {
+	if p == nil {
+		return
+	}
+	for _, pl := range p.ops {
+		for _, b := range append(pl.stage, pl.out, pl.scratch) {
+			if b != nil {
+				p.acc.Free(b)
+			}
+		}
+		pl.stage, pl.out, pl.scratch = nil, nil, nil
+		pl.p = nil
+	}
+	for _, b := range p.kept {
+		p.acc.Free(b)
+	}
+	p.ops, p.res, p.kept, p.first = nil, nil, nil, nil
+	p.stats.Resident = 0
+}
+
+// on reports whether the op runs on the accelerator for this input: placed, open, float32.
+func (pl *placed) on(x *tensor.Dense) bool {
+	return pl != nil && pl.p != nil && x.Dtype() == tensor.Float32
+}
+
+// begin marks the start of the op's work; the first placed op of the program starts a run.
+func (pl *placed) begin() {
+	p := pl.p
+	if p.first == nil {
+		p.first = pl
+	}
+	if p.first == pl {
+		p.run++
+		// What earlier runs left is stale: a value is found again only if this run makes it.
+		clear(p.res)
+	}
+}
+
+func (p *Placement) alloc(n int) (Buf, error) {
+	b, err := p.acc.Alloc(n)
+	if err != nil {
+		return nil, fmt.Errorf("nn: accelerator: allocating %d MiB: %w", (n*4+(1<<20)-1)>>20, err)
+	}
+	p.stats.Resident += int64(n) * 4
+	return b, nil
+}
+
+// sized returns *b if it holds n elements, or frees it and allocates one that does.
+func (p *Placement) sized(b *Buf, n int) (Buf, error) {
+	if *b != nil && (*b).Len() == n {
+		return *b, nil
+	}
+	if *b != nil {
+		p.stats.Resident -= int64((*b).Len()) * 4
+		p.acc.Free(*b)
+		*b = nil
+	}
+	nb, err := p.alloc(n)
+	if err != nil {
+		return nil, err
+	}
+	*b = nb
+	return nb, nil
+}
+
+func (p *Placement) upload(b Buf, src []float32) error {
+	if err := p.acc.Upload(b, src); err != nil {
+		return fmt.Errorf("nn: accelerator: upload: %w", err)
+	}
+	p.stats.Uploads++
+	p.stats.BytesUp += int64(len(src)) * 4
+	return nil
+}
+
+// ins returns the accelerator's copy of each input, in order (see in).
+func (pl *placed) ins(in ...*tensor.Dense) ([]Buf, error) {
+	bufs := make([]Buf, len(in))
+	for i, d := range in {
+		b, err := pl.in(i, d)
+		if err != nil {
+			return nil, err
+		}
+		bufs[i] = b
+	}
+	return bufs, nil
+}
+
+// in returns the accelerator's copy of input i: the buffer of the placed op that made it this
+// run, the kept copy of a fixed leaf, or a fresh upload of what the CPU made.
+func (pl *placed) in(i int, d *tensor.Dense) (Buf, error) {
+	p := pl.p
+	src := dataOf[float32](d)
+	if len(src) == 0 {
+		return nil, fmt.Errorf("nn: accelerator: input %d is empty", i)
+	}
+	key := unsafe.SliceData(src)
+	if pl.fixed[i] {
+		if b, ok := p.kept[key]; ok && b.Len() == len(src) {
+			return b, nil
+		}
+		b, err := p.alloc(len(src))
+		if err != nil {
+			return nil, err
+		}
+		if err := p.upload(b, src); err != nil {
+			p.acc.Free(b)
+			return nil, err
+		}
+		if old, ok := p.kept[key]; ok {
+			p.stats.Resident -= int64(old.Len()) * 4
+			p.acc.Free(old)
+		}
+		p.kept[key] = b
+		return b, nil
+	}
+	if r, ok := p.res[key]; ok && r.run == p.run && r.producer == pl.inputs[i] && r.buf.Len() == len(src) {
+		return r.buf, nil
+	}
+	b, err := p.sized(&pl.stage[i], len(src))
+	if err != nil {
+		return nil, err
+	}
+	if err := p.upload(b, src); err != nil {
+		return nil, err
+	}
+	// Other placed ops reading the same value this run use this copy.
+	p.res[key] = resident{buf: b, producer: pl.inputs[i], run: p.run}
+	return b, nil
+}
+
+// output returns the op's result buffer for a host result y.
+func (pl *placed) output(y *tensor.Dense) (Buf, error) {
+	return pl.p.sized(&pl.out, y.Shape().TotalSize())
+}
+
+// scratchOf returns the op's scratch buffer of n elements.
+func (pl *placed) scratchOf(n int) (Buf, error) { return pl.p.sized(&pl.scratch, n) }
+
+// finish records that the accelerator's b holds y's value and downloads it when the CPU reads
+// it.
+func (pl *placed) finish(y *tensor.Dense, b Buf) error {
+	p := pl.p
+	dst := dataOf[float32](y)
+	p.res[unsafe.SliceData(dst)] = resident{buf: b, producer: pl.id, run: p.run}
+	if pl.needHost {
+		if err := p.acc.Download(dst, b); err != nil {
+			return fmt.Errorf("nn: accelerator: download: %w", err)
+		}
+		p.stats.Downloads++
+		p.stats.BytesDown += int64(len(dst)) * 4
+	} else if p.poison {
+		nan := float32(math.NaN())
+		for i := range dst {
+			dst[i] = nan
+		}
+	}
+	return nil
+}
+
+// accelErr names the op whose accelerated twin failed.
+func accelErr(name string, err error) error {
+	return fmt.Errorf("nn: %s on the accelerator: %w", name, err)
+}
+
+// gpuConv is a convolution's geometry in compute/gpu's terms.
+func gpuConv(g *convGeom) gpu.Conv {
+	return gpu.Conv{N: g.n, C: g.c, H: g.h, W: g.w, O: g.o, KH: g.kh, KW: g.kw, StrideH: g.sh, StrideW: g.sw,
+		PadTop: g.pad.Top, PadBottom: g.pad.Bottom, PadLeft: g.pad.Left, PadRight: g.pad.Right}
+}
+
+// gpuPool is a pooling's geometry in compute/gpu's terms.
+func gpuPool(g *poolGeom, mode gpu.PoolMode) gpu.Pool {
+	return gpu.Pool{N: g.n, C: g.c, H: g.h, W: g.w, KH: g.kh, KW: g.kw, StrideH: g.sh, StrideW: g.sw,
+		PadTop: g.pad.Top, PadBottom: g.pad.Bottom, PadLeft: g.pad.Left, PadRight: g.pad.Right, Mode: mode}
+}
+
+// gpuLRN is an LRN over x in compute/gpu's terms.
+func gpuLRN(k lrnKernel, x tensor.Shape) gpu.LRN {
+	return gpu.LRN{N: x[0], C: x[1], H: x[2], W: x[3], Radius: k.radius, Bias: k.bias, Alpha: k.alpha, Beta: k.beta}
+}
+
+// lrnPlaceable reports whether cuDNN takes k on x (gpu.LRN's limits: a window of at most 15
+// channels, bias at least 1e-5, beta at least 0.01) and x is (N, C, H, W).
+func lrnPlaceable(k lrnKernel, x tensor.Shape) bool {
+	return x.Dims() == 4 && 2*min(k.radius, x[1]-1)+1 <= 15 && k.bias >= 1e-5 && k.beta >= 0.01
+}
+
+// convOn runs a forward convolution, with its bias and fused ReLU, on the accelerator.
+func (pl *placed) convOn(g *convGeom, bias, relu bool, in []*tensor.Dense, y *tensor.Dense) error {
+	pl.begin()
+	b, err := pl.ins(in...)
+	if err != nil {
+		return err
+	}
+	out, err := pl.output(y)
+	if err != nil {
+		return err
+	}
+	a := pl.p.acc
+	if err := a.Conv(gpuConv(g), gpu.Forward, b[0], b[1], out); err != nil {
+		return err
+	}
+	if bias {
+		if err := a.BiasAdd(g.n, g.o, g.oh*g.ow, out, b[2], out); err != nil {
+			return err
+		}
+	}
+	if relu {
+		if err := a.ReLUForward(out, out); err != nil {
+			return err
+		}
+	}
+	return pl.finish(y, out)
+}
+
+// convBackOn runs a backward convolution: the gradient to the input (into res, from x's shape,
+// w and dy) or to the filter (from x and dy).
+func (pl *placed) convBackOn(g *convGeom, pass gpu.Pass, x, w, dy, res *tensor.Dense) error {
+	pl.begin()
+	// The input gradient reads only x's shape, the filter gradient only w's: do not upload
+	// them.
+	in := []*tensor.Dense{x, w, dy}
+	if pass == gpu.BackwardData {
+		in[0] = nil
+	} else {
+		in[1] = nil
+	}
+	b := make([]Buf, 3)
+	for i, d := range in {
+		if d == nil {
+			continue
+		}
+		one, err := pl.in(i, d)
+		if err != nil {
+			return err
+		}
+		b[i] = one
+	}
+	out, err := pl.output(res)
+	if err != nil {
+		return err
+	}
+	c := gpuConv(g)
+	if pass == gpu.BackwardData {
+		err = pl.p.acc.Conv(c, pass, out, b[1], b[2])
+	} else {
+		err = pl.p.acc.Conv(c, pass, b[0], out, b[2])
+	}
+	if err != nil {
+		return err
+	}
+	return pl.finish(res, out)
+}
+
+// biasOn adds a per-channel bias on the accelerator.
+func (pl *placed) biasOn(x, b, y *tensor.Dense) error {
+	pl.begin()
+	bufs, err := pl.ins(x, b)
+	if err != nil {
+		return err
+	}
+	out, err := pl.output(y)
+	if err != nil {
+		return err
+	}
+	n, c, plane := channelGeom(x.Shape())
+	if err := pl.p.acc.BiasAdd(n, c, plane, bufs[0], bufs[1], out); err != nil {
+		return err
+	}
+	return pl.finish(y, out)
+}
+
+// biasGradOn sums the output gradient per channel on the accelerator.
+func (pl *placed) biasGradOn(dy, db *tensor.Dense) error {
+	pl.begin()
+	bufs, err := pl.ins(dy)
+	if err != nil {
+		return err
+	}
+	out, err := pl.output(db)
+	if err != nil {
+		return err
+	}
+	n, c, plane := channelGeom(dy.Shape())
+	if err := pl.p.acc.BiasGrad(n, c, plane, bufs[0], out); err != nil {
+		return err
+	}
+	return pl.finish(db, out)
+}
+
+// unaryOn runs the forward pass of ReLU, average pooling or LRN on the accelerator.
+func (pl *placed) unaryOn(k unaryKernel, x, y *tensor.Dense) error {
+	pl.begin()
+	bufs, err := pl.ins(x)
+	if err != nil {
+		return err
+	}
+	out, err := pl.output(y)
+	if err != nil {
+		return err
+	}
+	a := pl.p.acc
+	switch k := k.(type) {
+	case reluKernel:
+		err = a.ReLUForward(bufs[0], out)
+	case avgPoolKernel:
+		g, gerr := k.geom(x.Shape())
+		if gerr != nil {
+			return gerr
+		}
+		err = a.PoolForward(gpuPool(&g, gpu.PoolAverage), bufs[0], out)
+	case lrnKernel:
+		err = a.LRNForward(gpuLRN(k, x.Shape()), bufs[0], out)
+	default:
+		return fmt.Errorf("no accelerated twin of %T", k)
+	}
+	if err != nil {
+		return err
+	}
+	return pl.finish(y, out)
+}
+
+// unaryBackOn runs the backward pass of ReLU, average pooling or LRN on the accelerator. The
+// op's inputs are x and dy; where cuDNN also wants the forward output, it is computed again
+// into the op's scratch buffer.
+func (pl *placed) unaryBackOn(k unaryKernel, x, dy, dx *tensor.Dense) error {
+	pl.begin()
+	bufs, err := pl.ins(x, dy)
+	if err != nil {
+		return err
+	}
+	out, err := pl.output(dx)
+	if err != nil {
+		return err
+	}
+	a := pl.p.acc
+	switch k := k.(type) {
+	case reluKernel:
+		err = a.ReLUBackward(bufs[0], bufs[0], bufs[1], out)
+	case avgPoolKernel:
+		g, gerr := k.geom(x.Shape())
+		if gerr != nil {
+			return gerr
+		}
+		y, serr := pl.scratchOf(dy.Shape().TotalSize())
+		if serr != nil {
+			return serr
+		}
+		gp := gpuPool(&g, gpu.PoolAverage)
+		if err = a.PoolForward(gp, bufs[0], y); err == nil {
+			err = a.PoolBackward(gp, bufs[0], y, bufs[1], out)
+		}
+	case lrnKernel:
+		y, serr := pl.scratchOf(x.Shape().TotalSize())
+		if serr != nil {
+			return serr
+		}
+		l := gpuLRN(k, x.Shape())
+		if err = a.LRNForward(l, bufs[0], y); err == nil {
+			err = a.LRNBackward(l, bufs[0], y, bufs[1], out)
+		}
+	default:
+		return fmt.Errorf("no accelerated twin of %T", k)
+	}
+	if err != nil {
+		return err
+	}
+	return pl.finish(dx, out)
+}
+
+// maxPoolOn runs a max-pool on the accelerator.
+func (pl *placed) maxPoolOn(g *poolGeom, x, y *tensor.Dense) error {
+	pl.begin()
+	bufs, err := pl.ins(x)
+	if err != nil {
+		return err
+	}
+	out, err := pl.output(y)
+	if err != nil {
+		return err
+	}
+	if err := pl.p.acc.PoolForward(gpuPool(g, gpu.PoolMax), bufs[0], out); err != nil {
+		return err
+	}
+	return pl.finish(y, out)
+}
+
+// maxPoolBackOn runs a max-pool's gradient on the accelerator from x, dy and the pool's output
+// y.
+func (pl *placed) maxPoolBackOn(g *poolGeom, x, dy, y, dx *tensor.Dense) error {
+	pl.begin()
+	bufs, err := pl.ins(x, dy, y)
+	if err != nil {
+		return err
+	}
+	out, err := pl.output(dx)
+	if err != nil {
+		return err
+	}
+	if err := pl.p.acc.PoolBackward(gpuPool(g, gpu.PoolMax), bufs[0], bufs[2], bufs[1], out); err != nil {
+		return err
+	}
+	return pl.finish(dx, out)
+}
+
+// placeOK: every float32 convolution has a twin (cuDNN, with explicit padding where it is
+// asymmetric).
+func (op *conv2DOp) placeOK(*gorgonia.Node) bool { return true }
+
+// placeOK: as the forward convolution.
+func (op *conv2DBackDataOp) placeOK(*gorgonia.Node) bool { return true }
+
+// placeOK: as the forward convolution.
+func (op *conv2DBackFilterOp) placeOK(*gorgonia.Node) bool { return true }
+
+// placeOK: a bias over (N, C, ...) of any rank.
+func (op *addBiasOp) placeOK(*gorgonia.Node) bool { return true }
+
+// placeOK: as AddBias.
+func (op *biasGradOp) placeOK(*gorgonia.Node) bool { return true }
+
+// placeOK: max-pooling has a twin.
+func (op *maxPool2DOp) placeOK(*gorgonia.Node) bool { return true }
+
+// placeOK: the gradient made by SymDiff, which reads the pool's output too; DoDiff's form
+// without it stays on the CPU.
+func (op *maxPool2DBackOp) placeOK(*gorgonia.Node) bool { return op.fwd != nil }
+
+// placeOK: ReLU, average pooling, and LRN within cuDNN's limits.
+func (op *unaryOp) placeOK(n *gorgonia.Node) bool { return unaryPlaceable(op.k, n) }
+
+// placeOK: as the forward op; n's first input is the forward op's input.
+func (op *unaryBackOp) placeOK(n *gorgonia.Node) bool { return unaryPlaceable(op.k, n) }
+
+// unaryPlaceable reports whether k has a twin for the op node n, whose first input is the
+// kernel's input.
+func unaryPlaceable(k unaryKernel, n *gorgonia.Node) bool {
+	switch k := k.(type) {
+	case reluKernel, avgPoolKernel:
+		return true
+	case lrnKernel:
+		cs := children(n.Graph(), n)
+		return len(cs) > 0 && lrnPlaceable(k, cs[0].Shape())
+	}
+	return false
+}
