@@ -32,6 +32,10 @@ type VGG19 struct {
 	// subtracts from its input: the file's average image, averaged over its pixels when it is
 	// a whole image, as in the beta16 file.
 	Mean [3]float32
+	// Direct, when set, makes built graphs compute every convolution directly, never by
+	// Winograd: slower, with the rounding of the direct convolution, which tests use to compare
+	// two ways of running the same graph bit for bit.
+	Direct bool
 
 	layers []*vggLayer // in order, from conv1_1
 }
@@ -428,7 +432,7 @@ func (m *VGG19) Build(batch, h, w int, upTo string) (*VGG19Graph, error) {
 	}
 	out := &VGG19Graph{G: g, Input: x, Layers: map[string]*G.Node{}}
 	for _, l := range m.layers[:last+1] {
-		if y, err = l.build(g, y); err != nil {
+		if y, err = l.build(g, y, m.Direct); err != nil {
 			return nil, fmt.Errorf("models: vgg19: layer %s: %w", l.name, err)
 		}
 		out.Layers[l.name] = y
@@ -438,7 +442,7 @@ func (m *VGG19) Build(batch, h, w int, upTo string) (*VGG19Graph, error) {
 }
 
 // build adds the layer to the graph after x and checks its output shape.
-func (l *vggLayer) build(g *G.ExprGraph, x *G.Node) (*G.Node, error) {
+func (l *vggLayer) build(g *G.ExprGraph, x *G.Node, direct bool) (*G.Node, error) {
 	s := x.Shape()
 	n, h, w := s[0], s[2], s[3]
 	oh, ow := h, w
@@ -457,7 +461,11 @@ func (l *vggLayer) build(g *G.ExprGraph, x *G.Node) (*G.Node, error) {
 		bn := G.NewTensor(g, tensor.Float32, 1, G.WithShape(l.b.Shape...), G.WithName(l.b.Name), G.WithValue(l.b.Tensor()))
 		// Winograd where it is faster (nn.ConvWinograd: VGG19's 3x3 layers at stride 1), within
 		// about 5e-6 of the largest output of the direct convolution.
-		y, err = nn.Conv2DBiasAlgo(x, wn, bn, l.pad, l.sh, l.sw, nn.ConvWinograd)
+		algo := nn.ConvWinograd
+		if direct {
+			algo = nn.ConvDirect
+		}
+		y, err = nn.Conv2DBiasAlgo(x, wn, bn, l.pad, l.sh, l.sw, algo)
 	case "relu":
 		y, err = nn.ReLU(x)
 	case "maxpool":

@@ -1,0 +1,95 @@
+package train
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"convas/compute/nn"
+)
+
+// TestPlacedSteps runs three training steps of the MNIST recipe's network on the CPU and placed
+// on nn.Emulator, which poisons every host value it does not download, updating the shared
+// weights between steps: the loss and every weight gradient must agree at each step, so the
+// placement uploads the weights afresh each step (they are not fixed) and downloads every
+// gradient.
+func TestPlacedSteps(t *testing.T) {
+	cfg := smallConfig()
+	st, err := NewState(cfg, 28, 28, 1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := patterns(40, 10, 3)
+	cpu, err := newTrainer(st.Net, 8, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu := nn.NewEmulator()
+	acc, err := newTrainer(st.Net, 8, emu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acc.place.Close()
+	if n := acc.place.Stats().Ops; n < 8 {
+		t.Errorf("%d ops placed, want the two convolutions and pools and their gradients", n)
+	}
+	for step := range 3 {
+		idx := []int{8 * step, 8*step + 1, 8*step + 2, 8*step + 3, 8*step + 4, 8*step + 5, 8*step + 6, 8*step + 7}
+		fill(cpu.xData, cpu.yData, d, idx, 10)
+		fill(acc.xData, acc.yData, d, idx, 10)
+		l1, g1, err := cpu.step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		l2, g2, err := acc.step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !(math.Abs(l1-l2) <= 1e-5*math.Abs(l1)) {
+			t.Errorf("step %d: loss %g on the CPU, %g placed", step, l1, l2)
+		}
+		for i := range g1 {
+			var diff, norm float64
+			for j := range g1[i] {
+				e := float64(g1[i][j] - g2[i][j])
+				diff += e * e
+				norm += float64(g1[i][j]) * float64(g1[i][j])
+			}
+			if rel := math.Sqrt(diff / max(norm, 1e-30)); !(rel <= 1e-5) {
+				t.Errorf("step %d: gradient of %s differs by %.2g relative", step, st.Net.Parameters()[i].Name, rel)
+			}
+		}
+		// A plain gradient step on the weights both trainers share.
+		for i, p := range st.Net.Parameters() {
+			for j := range p.Data {
+				p.Data[j] -= 0.05 * g1[i][j]
+			}
+		}
+		cpu.reset()
+		acc.reset()
+	}
+	t.Logf("placed: %+v", acc.place.Stats())
+}
+
+// TestPlacedRun trains the small MNIST network for a few generations through Run on
+// nn.Emulator: it finishes and leaves nothing on the "device".
+func TestPlacedRun(t *testing.T) {
+	cfg := smallConfig()
+	cfg.Generations, cfg.EvalEvery = 6, 3
+	emu := nn.NewEmulator()
+	cfg.Accel = emu
+	st, err := NewState(cfg, 28, 28, 1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := make(chan Event, 1000)
+	if err := Run(context.Background(), st, Data{Train: patterns(200, 10, 1), Test: patterns(50, 10, 2)}, nil, events); err != nil {
+		t.Fatal(err)
+	}
+	if st.Gen != 6 || emu.Calls == 0 {
+		t.Errorf("generation %d, %d emulator calls", st.Gen, emu.Calls)
+	}
+	if emu.Live() != 0 {
+		t.Errorf("%d emulator buffers left after the run", emu.Live())
+	}
+}
