@@ -176,21 +176,38 @@ link() {
 		grep -oE 'GLIBC_[0-9.]+' | sort -uV | tail -1)"
 }
 
-# tests: the linked test binaries for scripts/gpu-check.sh. The purego tag keeps compute/nn (the
-# CPU twins) on its pure-Go GEMM, so the binaries need neither OpenBLAS nor oneDNN on the GPU
-# machine, only libc and what compute/gpu opens.
+# tests: the linked test binaries for scripts/gpu-check.sh. compute/gpu's and compute/device's are
+# built with the purego tag, which keeps compute/nn (the CPU twins) on its pure-Go GEMM, so they
+# need neither OpenBLAS nor oneDNN on the GPU machine, only libc and what compute/gpu opens. The
+# recipes' (style, dream, train, transfer), whose benchmarks run on the GPU with the CPU doing
+# the ops that have no GPU twin (Gram matrices, losses, dense layers), are built with OpenBLAS,
+# which is carried beside them (lib/, with libgfortran and libquadmath); oneDNN is opened with
+# dlopen and not carried, so their CPU comparisons take the GEMM path. All are stripped and the
+# recipes' gzipped, to fit the 64 MiB the device tool carries.
 tests() {
 	export CGO_CFLAGS CGO_ENABLED=1
 	CGO_CFLAGS=$(cflags)
-	mkdir -p "$here/out/cuda/gpu-tests"
-	log "go test -c -tags convas_cuda,purego ./compute/gpu/ -> out/cuda/gpu-tests/gpu.test"
-	(cd "$here" && go test -c -tags convas_cuda,purego -o out/cuda/gpu-tests/gpu.test ./compute/gpu/)
-	log "go test -c -tags convas_cuda,purego ./compute/device/ -> out/cuda/gpu-tests/device.test"
-	(cd "$here" && go test -c -tags convas_cuda,purego -o out/cuda/gpu-tests/device.test ./compute/device/)
-	local t
+	local dir=$here/out/cuda/gpu-tests t
+	rm -rf "$dir"
+	mkdir -p "$dir/lib"
 	for t in gpu device; do
-		log "$t.test links: $(readelf -d "$here/out/cuda/gpu-tests/$t.test" | awk '/NEEDED/ {gsub(/[][]/, "", $5); printf "%s ", $5}')"
+		log "go test -c -tags convas_cuda,purego ./compute/$t/ -> out/cuda/gpu-tests/$t.test"
+		(cd "$here" && go test -c -tags convas_cuda,purego -ldflags='-s -w' -o "$dir/$t.test" "./compute/$t/")
 	done
+	for t in style dream train transfer; do
+		log "go test -c -tags convas_cuda ./compute/$t/ -> out/cuda/gpu-tests/$t.test.gz"
+		(cd "$here" && go test -c -tags convas_cuda -ldflags='-s -w' -o "$dir/$t.test" "./compute/$t/")
+		gzip -9 -f "$dir/$t.test"
+	done
+	local lib
+	for lib in libopenblas.so.0 libgfortran.so.5 libquadmath.so.0; do
+		cp -L "$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')" "$dir/lib/$lib" ||
+			die "cannot find $lib to carry (apt-get install libopenblas0-pthread)"
+	done
+	for t in gpu device; do
+		log "$t.test links: $(readelf -d "$dir/$t.test" | awk '/NEEDED/ {gsub(/[][]/, "", $5); printf "%s ", $5}')"
+	done
+	log "carried: $(du -sh "$dir" | cut -f1) in $dir"
 }
 
 # try_cu: the experiment. gorgonia.org/cu v0.9.6 against the CUDA 12 and cuDNN 9 headers, each

@@ -108,6 +108,33 @@ run() {
 	log "benchmarks"
 	"$bins/gpu.test" -test.run '^$' -test.bench . -test.benchtime 1s -test.timeout=300s >"$out/gpu-bench.txt" 2>&1 || rc=1
 	grep -E 'Benchmark|^ok|FAIL' "$out/gpu-bench.txt" >&2
+
+	# The recipes on the GPU, through compute/nn's seam: each placed test against the CPU, then
+	# the recipes' benchmarks with -device cuda. They link OpenBLAS, carried in lib/.
+	local rec=$out/recipes t
+	mkdir -p "$rec"
+	export LD_LIBRARY_PATH="$bins/lib:$LD_LIBRARY_PATH"
+	for t in style dream train transfer; do
+		gzip -dc "$bins/$t.test.gz" >"$rec/$t.test" && chmod +x "$rec/$t.test" || { rc=1; continue; }
+	done
+	log "recipes placed on the GPU against the CPU"
+	for t in style dream train; do
+		(cd "$rec" && ./$t.test -test.run '^TestPlaced' -test.v -test.count=1 -test.timeout=120s -device cuda) \
+			>"$out/$t-placed.txt" 2>&1 || rc=1
+		grep -E '^(--- |ok|FAIL)|relative error|placed:' "$out/$t-placed.txt" >&2
+	done
+	log "recipe benchmarks on the GPU"
+	bench() { # bench name binary pattern benchtime
+		(cd "$rec" && ./$2.test -test.run '^$' -test.bench "$3" -test.benchtime "$4" -test.timeout=240s -device cuda) \
+			>"$out/$1-bench.txt" 2>&1 || rc=1
+		grep -E '^Benchmark|FAIL|panic' "$out/$1-bench.txt" >&2
+	}
+	bench style style 'StyleIteration/512$' 20x
+	bench dream512 dream 'DreamSeedDefault$' 3x
+	bench dream1024 dream 'DreamSeedDefault1024$' 2x
+	bench mnist-step train 'MNISTStep$' 50x
+	bench mnist-recipe train 'MNISTRecipe$' 1x
+	bench extract transfer 'Extract/(googlenet|vgg19)' 5x
 	{
 		echo "tests and subtests: $(grep -cE '^\s*--- PASS' "$out/gpu-tests.txt") passed, $(grep -cE '^\s*--- FAIL' "$out/gpu-tests.txt") failed, $(grep -cE '^\s*--- SKIP' "$out/gpu-tests.txt") skipped"
 		grep -m1 'cuDNN [0-9]' "$out/gpu-tests.txt"

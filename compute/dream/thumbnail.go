@@ -6,6 +6,8 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+
+	"convas/compute/nn"
 )
 
 // ThumbnailConfig is how a channel gallery renders what one channel of a layer responds to: the
@@ -26,6 +28,8 @@ type ThumbnailConfig struct {
 	// Seed seeds the noise picture and the random shifts (0); every channel starts from the
 	// same noise, so that the thumbnails differ by their channel alone.
 	Seed int64 `toml:"seed" json:"seed"`
+	// Accel is the GPU the thumbnails compute on (compute/device.Handle.Accel); nil is the CPU.
+	Accel nn.Accel `toml:"-" json:"-"`
 }
 
 // DefaultThumbnailConfig returns the gallery's settings: 96 pixels, 10 steps of 1.5.
@@ -67,7 +71,7 @@ func Thumbnail(ctx context.Context, tc ThumbnailConfig, net Network, layer strin
 	// recipe's roll, which here wraps the noise around and so leaves no edge to favour).
 	side := thumbnailSide(net, layer, channel, tc.Side)
 	cfg := Config{Layer: layer, Channel: channel, Octaves: 1, OctaveScale: 2, Iterations: tc.Iterations,
-		Step: tc.Step, TileSize: side, Seed: tc.Seed}
+		Step: tc.Step, TileSize: side, Seed: tc.Seed, Accel: tc.Accel}
 	var out *Image
 	for _, start := range []*Image{Noise(side, side, tc.Seed), fullNoise(side, side, tc.Seed)} {
 		if out, err = Run(ctx, cfg, net, start, nil, gate, nil); err != nil {

@@ -3,6 +3,7 @@ package dream
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"testing"
 
@@ -46,6 +47,25 @@ func chelsea(t testing.TB, h, w int) *Image {
 		t.Fatal(err)
 	}
 	return FromImage(imaging.Resize(img, w, h, imaging.Linear))
+}
+
+// photo is chelsea where the file is there (this checkout), or else a picture of smooth colour
+// waves: a benchmark run in a copied test binary on another machine costs the same either way.
+func photo(tb testing.TB, h, w int) *Image {
+	tb.Helper()
+	if _, err := os.Stat(chelseaFile); err == nil {
+		return chelsea(tb, h, w)
+	}
+	img := NewImage(h, w)
+	for c := range 3 {
+		for y := range h {
+			for x := range w {
+				v := 128 + 100*math.Sin(float64(x*(c+1))/17+float64(y)/(11+float64(c)))
+				img.Pix[(c*h+y)*w+x] = float32(v)
+			}
+		}
+	}
+	return img
 }
 
 // TestTrunkObjectiveRises dreams on the photo with the embedded trunk: the mean activation of

@@ -521,6 +521,11 @@ func softmax(v []float32) []float32 {
 // Classify returns each picture's class probabilities under the network. Pictures are C x H x W
 // values as the network takes them (MNIST: in [0, 1]; CIFAR-10: a standardised 24x24 crop).
 func Classify(net Network, pictures [][]float32) ([][]float32, error) {
+	return ClassifyOn(net, pictures, nil)
+}
+
+// ClassifyOn is Classify with the network's convolutions and pooling on acc (nil: the CPU).
+func ClassifyOn(net Network, pictures [][]float32, acc nn.Accel) ([][]float32, error) {
 	c, h, w := net.InputShape()
 	set := &data.Set{N: len(pictures), C: c, H: h, W: w, Classes: net.NumClasses(),
 		Labels: make([]uint8, len(pictures))}
@@ -530,10 +535,11 @@ func Classify(net Network, pictures [][]float32) ([][]float32, error) {
 		}
 		set.Pixels = append(set.Pixels, p...)
 	}
-	ev, err := newEvaluator(net, max(1, min(len(pictures), 100)), nil)
+	ev, err := newEvaluator(net, max(1, min(len(pictures), 100)), acc)
 	if err != nil {
 		return nil, err
 	}
+	defer ev.place.Close()
 	out := make([][]float32, len(pictures))
 	batch := ev.g.Input.Shape()[0]
 	for from := 0; from < len(pictures); from += batch {

@@ -7,13 +7,15 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"convas/compute/device/devicetest"
 	"convas/compute/models"
 	"convas/compute/optim"
 )
 
 // BenchmarkExtract runs batches of DefaultBatch pictures (already resized) through each
 // backbone at its own input size and reports pictures per second. GoogLeNet and VGG19 have
-// random weights of the real shapes (the time does not depend on the values).
+// random weights of the real shapes (the time does not depend on the values). With -device
+// cuda the backbones run on the GPU (compute/device/devicetest).
 func BenchmarkExtract(b *testing.B) {
 	for _, c := range []struct {
 		name string
@@ -25,7 +27,7 @@ func BenchmarkExtract(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			bb := c.bb(b)
-			ex, err := NewExtractor(bb, DefaultBatch)
+			ex, err := NewExtractorOn(bb, DefaultBatch, devicetest.Accel(b))
 			if err != nil {
 				b.Fatal(err)
 			}
