@@ -109,6 +109,30 @@ func (a gpuAccel) Download(dst []float32, b nn.Buf) error {
 	return a.d.Download(dst, g[0])
 }
 
+func (a gpuAccel) Copy(dst nn.Buf, dstOff int, src nn.Buf, srcOff, n int) error {
+	g, err := bufs(dst, src)
+	if err != nil {
+		return err
+	}
+	return a.d.Copy(g[0], dstOff, g[1], srcOff, n)
+}
+
+func (a gpuAccel) Zero(b nn.Buf) error {
+	g, err := bufs(b)
+	if err != nil {
+		return err
+	}
+	return a.d.Zero(g[0])
+}
+
+func (a gpuAccel) Axpy(alpha float32, x, y nn.Buf) error {
+	g, err := bufs(x, y)
+	if err != nil {
+		return err
+	}
+	return a.d.Axpy(alpha, g[0], g[1])
+}
+
 func (a gpuAccel) Conv(c gpu.Conv, pass gpu.Pass, x, w, y nn.Buf) error {
 	g, err := bufs(x, w, y)
 	if err != nil {

@@ -501,6 +501,24 @@ func (d *Device) biasGrad(n, c, plane int, dy, db *Buffer) error {
 	})
 }
 
+func (d *Device) copyBuf(dst *Buffer, dstOff int, src *Buffer, srcOff, n int) error {
+	if err := ptrs(dst, src); err != nil {
+		return err
+	}
+	return d.do("copy", func(dev *C.cg_dev) C.int {
+		return C.cg_copy(dev, C.uint64_t(dst.ptr+4*uint64(dstOff)), C.uint64_t(src.ptr+4*uint64(srcOff)), C.size_t(n)*4)
+	})
+}
+
+func (d *Device) zero(b *Buffer) error {
+	if err := ptrs(b); err != nil {
+		return err
+	}
+	return d.do("zero", func(dev *C.cg_dev) C.int {
+		return C.cg_zero(dev, C.uint64_t(b.ptr), C.size_t(b.n))
+	})
+}
+
 func (d *Device) axpy(a float32, x, y *Buffer) error {
 	if err := ptrs(x, y); err != nil {
 		return err

@@ -45,6 +45,8 @@ func (d *Device) relu(bool, *Buffer, *Buffer, *Buffer, *Buffer) error     { retu
 func (d *Device) biasAdd(int, int, int, *Buffer, *Buffer, *Buffer) error  { return ErrNotBuilt }
 func (d *Device) biasGrad(int, int, int, *Buffer, *Buffer) error          { return ErrNotBuilt }
 func (d *Device) axpy(float32, *Buffer, *Buffer) error                    { return ErrNotBuilt }
+func (d *Device) copyBuf(*Buffer, int, *Buffer, int, int) error           { return ErrNotBuilt }
+func (d *Device) zero(*Buffer) error                                      { return ErrNotBuilt }
 func (d *Device) gemm(bool, bool, int, int, int, float32, *Buffer, *Buffer, float32, *Buffer) error {
 	return ErrNotBuilt
 }

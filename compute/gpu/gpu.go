@@ -378,6 +378,32 @@ func (d *Device) Axpy(a float32, x, y *Buffer) error {
 	return d.axpy(a, x, y)
 }
 
+// Copy copies n elements of src, from element srcOff on, into dst from element dstOff on, in
+// order with the calls before it. The ranges must lie within the buffers.
+func (d *Device) Copy(dst *Buffer, dstOff int, src *Buffer, srcOff, n int) error {
+	if dst == nil || src == nil {
+		return errors.New("gpu: Copy: nil buffer")
+	}
+	if n <= 0 || dstOff < 0 || srcOff < 0 || dstOff+n > dst.n || srcOff+n > src.n {
+		return fmt.Errorf("gpu: Copy: %d elements from %d of %d into %d of %d: out of range", n, srcOff, src.n, dstOff, dst.n)
+	}
+	if err := d.checkBufs("Copy", []int{dst.n, src.n}, dst, src); err != nil {
+		return err
+	}
+	return d.copyBuf(dst, dstOff, src, srcOff, n)
+}
+
+// Zero sets every element of b to 0.
+func (d *Device) Zero(b *Buffer) error {
+	if b == nil {
+		return errors.New("gpu: Zero: nil buffer")
+	}
+	if err := d.checkBufs("Zero", []int{b.n}, b); err != nil {
+		return err
+	}
+	return d.zero(b)
+}
+
 // Upload copies src into b; len(src) must be b.Len().
 func (d *Device) Upload(b *Buffer, src []float32) error {
 	if err := d.checkBufs("Upload", []int{len(src)}, b); err != nil {

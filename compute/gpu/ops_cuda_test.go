@@ -409,6 +409,32 @@ func TestAxpy(t *testing.T) {
 	checkClose(t, "axpy", down(t, d, by), want, 1e-7)
 }
 
+// TestCopyAndZero: a copy between offsets moves exactly its range, ranges outside a buffer are
+// refused, and Zero clears a buffer.
+func TestCopyAndZero(t *testing.T) {
+	d := device(t, gpu.Options{})
+	r := rand.New(rand.NewPCG(19, 20))
+	src, dst := randSlice(r, 100), randSlice(r, 80)
+	want := append([]float32(nil), dst...)
+	copy(want[30:55], src[10:35])
+	bs, bd := up(t, d, src), up(t, d, dst)
+	if err := d.Copy(bd, 30, bs, 10, 25); err != nil {
+		t.Fatal(err)
+	}
+	checkClose(t, "copy", down(t, d, bd), want, 0)
+	if err := d.Copy(bd, 60, bs, 0, 25); err == nil {
+		t.Error("a copy past the end of dst was accepted")
+	}
+	if err := d.Zero(bd); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range down(t, d, bd) {
+		if v != 0 {
+			t.Fatalf("after Zero, [%d] = %g", i, v)
+		}
+	}
+}
+
 // TestTransfersCounted: a chain of ops on resident buffers transfers only what the caller
 // uploads and downloads, and Stats counts exactly that; freed buffers leave Stats.
 func TestTransfersCounted(t *testing.T) {

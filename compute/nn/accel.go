@@ -27,6 +27,12 @@ type Accel interface {
 	Upload(b Buf, src []float32) error
 	// Download copies b into dst (len(dst) == b.Len()), waiting for the work before it.
 	Download(dst []float32, b Buf) error
+	// Copy copies n elements of src, from element srcOff on, into dst from element dstOff on.
+	Copy(dst Buf, dstOff int, src Buf, srcOff, n int) error
+	// Zero sets every element of b to 0.
+	Zero(b Buf) error
+	// Axpy writes y = a·x + y.
+	Axpy(a float32, x, y Buf) error
 
 	// Conv runs one pass of a convolution; see gpu.Device.Conv for which buffers each pass
 	// reads and writes.

@@ -44,6 +44,7 @@ func ConcatChannels(xs ...*gorgonia.Node) (*gorgonia.Node, error) {
 type concatChannelsOp struct {
 	dims, n int
 	outCache
+	placeSlot
 }
 
 var (
@@ -131,6 +132,12 @@ func (op *concatChannelsOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value)
 	y, err := op.result("ConcatChannels", prealloc, xs[0].Dtype(), s)
 	if err != nil {
 		return nil, err
+	}
+	if op.pl.on(xs[0]) {
+		if err := op.pl.concatOn(xs, y); err != nil {
+			return nil, accelErr("ConcatChannels", err)
+		}
+		return y, nil
 	}
 	lo := 0
 	for _, x := range xs {

@@ -117,6 +117,38 @@ func dense32(d []float32, s ...int) *tensor.Dense {
 	return tensor.New(tensor.WithShape(s...), tensor.WithBacking(d))
 }
 
+// Copy copies n elements of src from srcOff into dst from dstOff.
+func (a *Emulator) Copy(dst Buf, dstOff int, src Buf, srcOff, n int) error {
+	b := a.d(dst, src)
+	defer a.done(true)
+	if n <= 0 || dstOff < 0 || srcOff < 0 || dstOff+n > len(b[0]) || srcOff+n > len(b[1]) {
+		return fmt.Errorf("nn: Emulator: Copy of %d from %d of %d into %d of %d", n, srcOff, len(b[1]), dstOff, len(b[0]))
+	}
+	copy(b[0][dstOff:dstOff+n], b[1][srcOff:srcOff+n])
+	return nil
+}
+
+// Zero sets b to zeros.
+func (a *Emulator) Zero(b Buf) error {
+	d := a.d(b)
+	defer a.done(true)
+	clear(d[0])
+	return nil
+}
+
+// Axpy writes y = a·x + y.
+func (a *Emulator) Axpy(alpha float32, x, y Buf) error {
+	b := a.d(x, y)
+	defer a.done(true)
+	if len(b[0]) != len(b[1]) {
+		return fmt.Errorf("nn: Emulator: Axpy of %d into %d", len(b[0]), len(b[1]))
+	}
+	for i, v := range b[0] {
+		b[1][i] += alpha * v
+	}
+	return nil
+}
+
 // Conv runs one pass of a direct convolution.
 func (a *Emulator) Conv(c gpu.Conv, pass gpu.Pass, x, w, y Buf) error {
 	b := a.d(x, w, y)

@@ -18,9 +18,14 @@ import (
 // accelerator instead and leaves its result there, in a buffer of its own that lives as long as
 // the placement. Its host tensor is still the node's value, for its shape and for the ops that
 // read it, but is written only where something on the CPU reads it: an op of the graph that has
-// no accelerated twin (a Gorgonia op, a concatenation, a dense layer, a loss) or one of the
-// outputs given to Place. An op that reads a value made on the CPU uploads it. Weights the
-// caller declares fixed are uploaded once and kept.
+// no accelerated twin (a Gorgonia op, a dense layer, a loss) or one of the outputs given to
+// Place. An op that reads a value made on the CPU uploads it. Weights the caller declares fixed
+// are uploaded once and kept.
+//
+// Gorgonia's differentiation sums the gradients of a value that several ops read with its own
+// Add, a CPU op. Where both terms come from the accelerator and only accelerator ops read the
+// sum, the placement adds them on the accelerator instead, when the sum is first read; the CPU's
+// Add still runs, on host tensors that nobody reads, and its result is ignored.
 //
 // So a run moves over the bus only the picture in, the outputs out, and the values crossing
 // between CPU and accelerator ops inside the graph; Stats counts them.
@@ -32,7 +37,11 @@ type Placement struct {
 	// run counts the graph's runs: the first placed op of the program starts a new one.
 	run   uint64
 	first *placed
-	res   map[*float32]resident
+	// res holds, by node, the values on the accelerator this run: the placed ops' results and
+	// the uploads of values the CPU made.
+	res map[int64]resident
+	// sums are the gradient sums done on the accelerator, by the node of Gorgonia's Add.
+	sums map[int64]*sum
 	// kept holds the fixed leaves' copies, shared by every op that reads them.
 	kept  map[*float32]Buf
 	ops   []*placed
@@ -53,12 +62,18 @@ type PlaceStats struct {
 	Resident int64
 }
 
-// resident is the accelerator's copy of a host tensor's contents: buf holds what node producer
-// computed in run run.
+// resident is a node's value on the accelerator: buf holds what it was in run run.
 type resident struct {
-	buf      Buf
-	producer int64
-	run      uint64
+	buf Buf
+	run uint64
+}
+
+// sum is one of Gorgonia's Adds of two gradients, done on the accelerator: in are the nodes
+// added, buf the sum, made in run run.
+type sum struct {
+	in  [2]int64
+	buf Buf
+	run uint64
 }
 
 // placeSlot is embedded in the ops that have an accelerated twin; pl is set by Place.
@@ -115,20 +130,25 @@ func Place(g *gorgonia.ExprGraph, acc Accel, outputs gorgonia.Nodes, fixed func(
 			on[n.ID()] = true
 		}
 	}
+	isOut := make(map[int64]bool)
+	for _, o := range outputs {
+		isOut[o.ID()] = true
+	}
+	sums := deviceSums(g, nodes, on, isOut)
 	// A result is needed on the host when an op that is not placed reads it, or the caller does.
 	needHost := make(map[int64]bool)
-	for _, o := range outputs {
-		needHost[o.ID()] = true
+	for id := range isOut {
+		needHost[id] = true
 	}
 	for _, n := range nodes {
-		if on[n.ID()] {
+		if on[n.ID()] || sums[n.ID()] != nil {
 			continue
 		}
 		for _, c := range children(g, n) {
 			needHost[c.ID()] = true
 		}
 	}
-	p := &Placement{acc: acc, res: make(map[*float32]resident), kept: make(map[*float32]Buf)}
+	p := &Placement{acc: acc, res: make(map[int64]resident), sums: sums, kept: make(map[*float32]Buf)}
 	for _, n := range nodes {
 		if !on[n.ID()] {
 			continue
@@ -182,7 +202,12 @@ func (p *Placement) Close() {
 	for _, b := range p.kept {
 		p.acc.Free(b)
 	}
-	p.ops, p.res, p.kept, p.first = nil, nil, nil, nil
+	for _, s := range p.sums {
+		if s.buf != nil {
+			p.acc.Free(s.buf)
+		}
+	}
+	p.ops, p.res, p.sums, p.kept, p.first = nil, nil, nil, nil, nil
 	p.stats.Resident = 0
 }
 
@@ -199,8 +224,6 @@ func (pl *placed) begin() {
 	}
 	if p.first == pl {
 		p.run++
-		// What earlier runs left is stale: a value is found again only if this run makes it.
-		clear(p.res)
 	}
 }
 
@@ -281,8 +304,12 @@ func (pl *placed) in(i int, d *tensor.Dense) (Buf, error) {
 		p.kept[key] = b
 		return b, nil
 	}
-	if r, ok := p.res[key]; ok && r.run == p.run && r.producer == pl.inputs[i] && r.buf.Len() == len(src) {
+	id := pl.inputs[i]
+	if r, ok := p.res[id]; ok && r.run == p.run && r.buf.Len() == len(src) {
 		return r.buf, nil
+	}
+	if s := p.sums[id]; s != nil {
+		return p.sumOn(id, s, len(src))
 	}
 	b, err := p.sized(&pl.stage[i], len(src))
 	if err != nil {
@@ -292,7 +319,7 @@ func (pl *placed) in(i int, d *tensor.Dense) (Buf, error) {
 		return nil, err
 	}
 	// Other placed ops reading the same value this run use this copy.
-	p.res[key] = resident{buf: b, producer: pl.inputs[i], run: p.run}
+	p.res[id] = resident{buf: b, run: p.run}
 	return b, nil
 }
 
@@ -309,7 +336,7 @@ func (pl *placed) scratchOf(n int) (Buf, error) { return pl.p.sized(&pl.scratch,
 func (pl *placed) finish(y *tensor.Dense, b Buf) error {
 	p := pl.p
 	dst := dataOf[float32](y)
-	p.res[unsafe.SliceData(dst)] = resident{buf: b, producer: pl.id, run: p.run}
+	p.res[pl.id] = resident{buf: b, run: p.run}
 	if pl.needHost {
 		if err := p.acc.Download(dst, b); err != nil {
 			return fmt.Errorf("nn: accelerator: download: %w", err)
@@ -479,6 +506,8 @@ func (pl *placed) unaryOn(k unaryKernel, x, y *tensor.Dense) error {
 		err = a.PoolForward(gpuPool(&g, gpu.PoolAverage), bufs[0], out)
 	case lrnKernel:
 		err = a.LRNForward(gpuLRN(k, x.Shape()), bufs[0], out)
+	case channelSliceKernel:
+		err = copyChannelsOn(a, x.Shape(), k.lo, k.hi, bufs[0], out, false)
 	default:
 		return fmt.Errorf("no accelerated twin of %T", k)
 	}
@@ -526,6 +555,13 @@ func (pl *placed) unaryBackOn(k unaryKernel, x, dy, dx *tensor.Dense) error {
 		l := gpuLRN(k, x.Shape())
 		if err = a.LRNForward(l, bufs[0], y); err == nil {
 			err = a.LRNBackward(l, bufs[0], y, bufs[1], out)
+		}
+	case channelSliceKernel:
+		if k.lo > 0 || k.hi < x.Shape()[1] {
+			err = a.Zero(out)
+		}
+		if err == nil {
+			err = copyChannelsOn(a, x.Shape(), k.lo, k.hi, out, bufs[1], true)
 		}
 	default:
 		return fmt.Errorf("no accelerated twin of %T", k)
@@ -604,11 +640,137 @@ func (op *unaryBackOp) placeOK(n *gorgonia.Node) bool { return unaryPlaceable(op
 // kernel's input.
 func unaryPlaceable(k unaryKernel, n *gorgonia.Node) bool {
 	switch k := k.(type) {
-	case reluKernel, avgPoolKernel:
+	case reluKernel, avgPoolKernel, channelSliceKernel:
 		return true
 	case lrnKernel:
 		cs := children(n.Graph(), n)
 		return len(cs) > 0 && lrnPlaceable(k, cs[0].Shape())
 	}
 	return false
+}
+
+// placeOK: concatenation is copies.
+func (op *concatChannelsOp) placeOK(*gorgonia.Node) bool { return true }
+
+// concatOn joins xs along the channels into y on the accelerator: one copy per input and item
+// of the batch.
+func (pl *placed) concatOn(xs []*tensor.Dense, y *tensor.Dense) error {
+	pl.begin()
+	bufs, err := pl.ins(xs...)
+	if err != nil {
+		return err
+	}
+	out, err := pl.output(y)
+	if err != nil {
+		return err
+	}
+	lo := 0
+	for i, x := range xs {
+		hi := lo + x.Shape()[1]
+		if err := copyChannelsOn(pl.p.acc, y.Shape(), lo, hi, out, bufs[i], true); err != nil {
+			return err
+		}
+		lo = hi
+	}
+	return pl.finish(y, out)
+}
+
+// copyChannelsOn is copyChannels on the accelerator: channels [lo, hi) of whole, of shape s,
+// to part, or with back part into those channels of whole.
+func copyChannelsOn(a Accel, s tensor.Shape, lo, hi int, whole, part Buf, back bool) error {
+	n, c, plane := channelGeom(s)
+	block := (hi - lo) * plane
+	for i := 0; i < n; i++ {
+		var err error
+		if back {
+			err = a.Copy(whole, (i*c+lo)*plane, part, i*block, block)
+		} else {
+			err = a.Copy(part, i*block, whole, (i*c+lo)*plane, block)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deviceSums finds the nodes of Gorgonia's Add of two float32 tensors of its own shape whose
+// terms are both made on the accelerator (by placed ops or such sums) and which only placed ops
+// (or such sums) read, and is not an output: the gradient sums the accelerator can do itself.
+func deviceSums(g *gorgonia.ExprGraph, nodes gorgonia.Nodes, on, isOut map[int64]bool) map[int64]*sum {
+	readers := make(map[int64][]int64)
+	for _, n := range nodes {
+		for _, c := range children(g, n) {
+			readers[c.ID()] = append(readers[c.ID()], n.ID())
+		}
+	}
+	cand := make(map[int64]*sum)
+	for _, n := range nodes {
+		cs := children(g, n)
+		if n.Op() == nil || isOut[n.ID()] || fmt.Sprintf("%T", n.Op()) != "gorgonia.elemBinOp" || fmt.Sprint(n.Op()) != "+ false" ||
+			n.Dtype() != tensor.Float32 || len(cs) != 2 || !cs[0].Shape().Eq(n.Shape()) || !cs[1].Shape().Eq(n.Shape()) {
+			continue
+		}
+		cand[n.ID()] = &sum{in: [2]int64{cs[0].ID(), cs[1].ID()}}
+	}
+	// Drop candidates until every term is on the accelerator and every reader is: a dropped
+	// sum is made on the CPU, which changes what its readers and terms may be.
+	for changed := true; changed; {
+		changed = false
+		for id, s := range cand {
+			ok := true
+			for _, t := range s.in {
+				if !on[t] && cand[t] == nil {
+					ok = false
+				}
+			}
+			for _, r := range readers[id] {
+				if !on[r] && cand[r] == nil {
+					ok = false
+				}
+			}
+			if !ok {
+				delete(cand, id)
+				changed = true
+			}
+		}
+	}
+	return cand
+}
+
+// sumOn returns the sum s (node id) of n values on the accelerator, adding it the first time a
+// run asks.
+func (p *Placement) sumOn(id int64, s *sum, n int) (Buf, error) {
+	if s.buf != nil && s.run == p.run && s.buf.Len() == n {
+		return s.buf, nil
+	}
+	var terms [2]Buf
+	for i, t := range s.in {
+		if r, ok := p.res[t]; ok && r.run == p.run {
+			terms[i] = r.buf
+		} else if ts := p.sums[t]; ts != nil {
+			b, err := p.sumOn(t, ts, n)
+			if err != nil {
+				return nil, err
+			}
+			terms[i] = b
+		} else {
+			return nil, fmt.Errorf("a term of the gradient sum %d is not on the accelerator", id)
+		}
+		if terms[i].Len() != n {
+			return nil, fmt.Errorf("a term of the gradient sum %d has %d values, want %d", id, terms[i].Len(), n)
+		}
+	}
+	b, err := p.sized(&s.buf, n)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.acc.Copy(b, 0, terms[0], 0, n); err != nil {
+		return nil, err
+	}
+	if err := p.acc.Axpy(1, terms[1], b); err != nil {
+		return nil, err
+	}
+	s.run = p.run
+	return b, nil
 }

@@ -117,16 +117,17 @@ func TestPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Placed: the fused convolution, max-pool, the strided convolution, AddBias, ReLU, LRN,
-	// average pool (7 forward), and their gradients: ReLU of the fused convolution, its data
-	// and filter gradients, bias gradient, max-pool's, the strided convolution's data and filter
-	// gradients, AddBias's gradient, ReLU's, LRN's and the average pool's (11).
-	if got := p.Stats().Ops; got != 18 {
+	// average pool, the concatenation (8 forward), and the gradients: the concatenation's two
+	// channel slices, LRN's, the average pool's, ReLU's, AddBias's, the strided convolution's
+	// data and filter gradients, max-pool's, ReLU of the fused convolution, its data and filter
+	// gradients, and its bias gradient (13).
+	if got := p.Stats().Ops; got != 21 {
 		for _, n := range acc.g.AllNodes() {
 			if op, ok := n.Op().(placeable); ok {
 				t.Logf("%v placed %v", n, op.slot().pl != nil)
 			}
 		}
-		t.Errorf("%d ops placed, want 18", got)
+		t.Errorf("%d ops placed, want 21", got)
 	}
 	r := rand.New(rand.NewPCG(3, 4))
 	var after PlaceStats
@@ -144,19 +145,20 @@ func TestPlace(t *testing.T) {
 		s := p.Stats()
 		up, down := s.Uploads-after.Uploads, s.Downloads-after.Downloads
 		t.Logf("run %d: %d uploads (%d B), %d downloads (%d B), %d B resident", run, up, s.BytesUp-after.BytesUp, down, s.BytesDown-after.BytesDown, s.Resident)
-		// Every run uploads the picture; the two gradients the concatenation (on the CPU) sends
-		// back to LRN's and the average pool's gradients; and their sum, made by Gorgonia's Add,
-		// for ReLU's gradient. The first run uploads the four fixed weights and biases of the
+		// Every run uploads the picture, and the gradient of the concatenation's output, which
+		// Reshape's gradient makes on the CPU (one copy for the two channel slices that read it).
+		// The sum of LRN's and the average pool's gradients, Gorgonia's Add, is done on the
+		// accelerator. The first run uploads the four fixed weights and biases of the
 		// convolutions too, once each although three ops read w1 and w2.
-		wantUp := int64(1 + 2 + 1)
+		wantUp := int64(1 + 1)
 		if run == 0 {
 			wantUp += 4
 		}
-		// Every run downloads what the CPU reads: LRN's and the average pool's outputs (for the
-		// concatenation), their two gradients (for the Add), and the five gradients the caller
-		// reads (to x, w1, b1, w2, b2; wd's is the CPU's dense layer's).
-		if up != wantUp || down != 2+2+5 {
-			t.Errorf("run %d: %d uploads and %d downloads, want %d and %d", run, up, down, wantUp, 2+2+5)
+		// Every run downloads what the CPU reads: the concatenation (for Reshape and the dense
+		// layer), and the five gradients the caller reads (to x, w1, b1, w2, b2; wd's is the
+		// CPU's dense layer's).
+		if up != wantUp || down != 1+5 {
+			t.Errorf("run %d: %d uploads and %d downloads, want %d and %d", run, up, down, wantUp, 1+5)
 		}
 		after = s
 	}
