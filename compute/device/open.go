@@ -133,6 +133,14 @@ func (a gpuAccel) Axpy(alpha float32, x, y nn.Buf) error {
 	return a.d.Axpy(alpha, g[0], g[1])
 }
 
+func (a gpuAccel) Gemm(transA, transB bool, m, n, k int, alpha float32, x, y nn.Buf, beta float32, z nn.Buf) error {
+	g, err := bufs(x, y, z)
+	if err != nil {
+		return err
+	}
+	return a.d.Gemm(transA, transB, m, n, k, alpha, g[0], g[1], beta, g[2])
+}
+
 func (a gpuAccel) Conv(c gpu.Conv, pass gpu.Pass, x, w, y nn.Buf) error {
 	g, err := bufs(x, w, y)
 	if err != nil {

@@ -33,6 +33,9 @@ type Accel interface {
 	Zero(b Buf) error
 	// Axpy writes y = a·x + y.
 	Axpy(a float32, x, y Buf) error
+	// Gemm writes the row-major c (m x n) = alpha·op(a)·op(b) + beta·c, where op(a) is a
+	// (m x k) or, with transA, the transpose of a (k x m); likewise op(b) is (k x n).
+	Gemm(transA, transB bool, m, n, k int, alpha float32, a, b Buf, beta float32, c Buf) error
 
 	// Conv runs one pass of a convolution; see gpu.Device.Conv for which buffers each pass
 	// reads and writes.

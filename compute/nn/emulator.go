@@ -5,6 +5,7 @@ import (
 	"math"
 	"sync"
 
+	"gonum.org/v1/gonum/blas"
 	"gorgonia.org/tensor"
 
 	"convas/compute/gpu"
@@ -146,6 +147,25 @@ func (a *Emulator) Axpy(alpha float32, x, y Buf) error {
 	for i, v := range b[0] {
 		b[1][i] += alpha * v
 	}
+	return nil
+}
+
+// Gemm is the row-major general product, as BLAS's.
+func (a *Emulator) Gemm(transA, transB bool, m, n, k int, alpha float32, x, y Buf, beta float32, z Buf) error {
+	b := a.d(x, y, z)
+	defer a.done(true)
+	if len(b[0]) != m*k || len(b[1]) != k*n || len(b[2]) != m*n {
+		return fmt.Errorf("nn: Emulator: Gemm %dx%dx%d on %d, %d, %d values", m, n, k, len(b[0]), len(b[1]), len(b[2]))
+	}
+	ta, tb := blas.NoTrans, blas.NoTrans
+	lda, ldb := k, n
+	if transA {
+		ta, lda = blas.Trans, m
+	}
+	if transB {
+		tb, ldb = blas.Trans, k
+	}
+	blas32Impl.Sgemm(ta, tb, m, n, k, alpha, b[0], lda, b[1], ldb, beta, b[2], n)
 	return nil
 }
 

@@ -98,7 +98,7 @@ type placed struct {
 	needHost bool    // the CPU reads the result: download it every run
 	out      Buf
 	stage    []Buf // per input: the upload of a value made on the CPU
-	scratch  Buf
+	scratch  []Buf // the op's own buffers on the accelerator
 }
 
 // Place binds the ops of g that outputs depend on and that have an accelerated twin to acc.
@@ -191,7 +191,7 @@ func (p *Placement) Close() {
 		return
 	}
 	for _, pl := range p.ops {
-		for _, b := range append(pl.stage, pl.out, pl.scratch) {
+		for _, b := range append(append(pl.stage, pl.out), pl.scratch...) {
 			if b != nil {
 				p.acc.Free(b)
 			}
@@ -328,8 +328,13 @@ func (pl *placed) output(y *tensor.Dense) (Buf, error) {
 	return pl.p.sized(&pl.out, y.Shape().TotalSize())
 }
 
-// scratchOf returns the op's scratch buffer of n elements.
-func (pl *placed) scratchOf(n int) (Buf, error) { return pl.p.sized(&pl.scratch, n) }
+// scratchOf returns the op's scratch buffer i, of n elements.
+func (pl *placed) scratchOf(i, n int) (Buf, error) {
+	for len(pl.scratch) <= i {
+		pl.scratch = append(pl.scratch, nil)
+	}
+	return pl.p.sized(&pl.scratch[i], n)
+}
 
 // finish records that the accelerator's b holds y's value and downloads it when the CPU reads
 // it.
@@ -539,7 +544,7 @@ func (pl *placed) unaryBackOn(k unaryKernel, x, dy, dx *tensor.Dense) error {
 		if gerr != nil {
 			return gerr
 		}
-		y, serr := pl.scratchOf(dy.Shape().TotalSize())
+		y, serr := pl.scratchOf(0, dy.Shape().TotalSize())
 		if serr != nil {
 			return serr
 		}
@@ -548,7 +553,7 @@ func (pl *placed) unaryBackOn(k unaryKernel, x, dy, dx *tensor.Dense) error {
 			err = a.PoolBackward(gp, bufs[0], y, bufs[1], out)
 		}
 	case lrnKernel:
-		y, serr := pl.scratchOf(x.Shape().TotalSize())
+		y, serr := pl.scratchOf(0, x.Shape().TotalSize())
 		if serr != nil {
 			return serr
 		}
@@ -773,4 +778,124 @@ func (p *Placement) sumOn(id int64, s *sum, n int) (Buf, error) {
 	}
 	s.run = p.run
 	return b, nil
+}
+
+// placeOK: Gram matrices are GEMMs.
+func (op *gramOp) placeOK(*gorgonia.Node) bool { return true }
+
+// placeOK: as Gram.
+func (op *gramBackOp) placeOK(*gorgonia.Node) bool { return true }
+
+// placeOK: a difference, and a dot product as a GEMM.
+func (op *sqErrOp) placeOK(*gorgonia.Node) bool { return true }
+
+// placeOK: as SquaredError.
+func (op *sqErrBackOp) placeOK(*gorgonia.Node) bool { return true }
+
+// gramOn writes f's Gram matrix F Fᵀ / (c·hw) into g on the accelerator.
+func (pl *placed) gramOn(c, hw int, f, g *tensor.Dense) error {
+	pl.begin()
+	bufs, err := pl.ins(f)
+	if err != nil {
+		return err
+	}
+	out, err := pl.output(g)
+	if err != nil {
+		return err
+	}
+	if err := pl.p.acc.Gemm(false, true, c, c, hw, 1/float32(c*hw), bufs[0], bufs[0], 0, out); err != nil {
+		return err
+	}
+	return pl.finish(g, out)
+}
+
+// gramBackOn writes Gram's gradient (dG + dGᵀ) F / (c·hw) into df on the accelerator, as two
+// GEMMs.
+func (pl *placed) gramBackOn(c, hw int, f, dg, df *tensor.Dense) error {
+	pl.begin()
+	bufs, err := pl.ins(f, dg)
+	if err != nil {
+		return err
+	}
+	out, err := pl.output(df)
+	if err != nil {
+		return err
+	}
+	a, s := pl.p.acc, 1/float32(c*hw)
+	if err := a.Gemm(false, false, c, hw, c, s, bufs[1], bufs[0], 0, out); err != nil {
+		return err
+	}
+	if err := a.Gemm(true, false, c, hw, c, s, bufs[1], bufs[0], 1, out); err != nil {
+		return err
+	}
+	return pl.finish(df, out)
+}
+
+// diffOn writes x − t (x for a missing t) into the op's scratch buffer 0 and returns it.
+func (pl *placed) diffOn(in []*tensor.Dense) (Buf, error) {
+	bufs, err := pl.ins(in...)
+	if err != nil {
+		return nil, err
+	}
+	n := bufs[0].Len()
+	d, err := pl.scratchOf(0, n)
+	if err != nil {
+		return nil, err
+	}
+	a := pl.p.acc
+	if err := a.Copy(d, 0, bufs[0], 0, n); err != nil {
+		return nil, err
+	}
+	if len(bufs) > 1 {
+		if err := a.Axpy(-1, bufs[1], d); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// sqErrOn computes scale·Σ (x − t)² on the accelerator: the difference, its dot product with
+// itself as a 1 x n by n x 1 GEMM (float32 accumulation, as cuBLAS does it), and a download of
+// the one value.
+func (pl *placed) sqErrOn(scale float64, in []*tensor.Dense) (float32, error) {
+	pl.begin()
+	d, err := pl.diffOn(in)
+	if err != nil {
+		return 0, err
+	}
+	dot, err := pl.scratchOf(1, 1)
+	if err != nil {
+		return 0, err
+	}
+	n := d.Len()
+	if err := pl.p.acc.Gemm(false, false, 1, 1, n, 1, d, d, 0, dot); err != nil {
+		return 0, err
+	}
+	var v [1]float32
+	if err := pl.p.acc.Download(v[:], dot); err != nil {
+		return 0, fmt.Errorf("nn: accelerator: download: %w", err)
+	}
+	pl.p.stats.Downloads++
+	pl.p.stats.BytesDown += 4
+	return float32(scale * float64(v[0])), nil
+}
+
+// sqErrBackOn writes k·(x − t) into dx on the accelerator.
+func (pl *placed) sqErrBackOn(k float64, in []*tensor.Dense, dx *tensor.Dense) error {
+	pl.begin()
+	d, err := pl.diffOn(in)
+	if err != nil {
+		return err
+	}
+	out, err := pl.output(dx)
+	if err != nil {
+		return err
+	}
+	if err := pl.p.acc.Zero(out); err != nil {
+		return err
+	}
+	if err := pl.p.acc.Axpy(float32(k), d, out); err != nil {
+		return err
+	}
+	return pl.finish(dx, out)
 }

@@ -239,3 +239,108 @@ func TestPlaceNil(t *testing.T) {
 	}
 	p.Close()
 }
+
+// TestPlaceStyleTerms places the loss terms of style transfer (SquaredError of a Gram matrix, of
+// responses against a target, of differences without a target) on nn.Emulator, with the
+// gradient to the picture, and checks values against the CPU over two runs and what crosses:
+// each run uploads the picture alone and downloads the three scalar terms and the two terms of
+// the picture's gradient, which Gorgonia's Add (an output, so on the CPU) sums.
+func TestPlaceStyleTerms(t *testing.T) {
+	build := func() (*gorgonia.ExprGraph, *gorgonia.Node, gorgonia.Nodes) {
+		r := rand.New(rand.NewPCG(8, 9))
+		g := gorgonia.NewGraph()
+		param := func(name string, s ...int) *gorgonia.Node {
+			d := make([]float32, tensor.Shape(s).TotalSize())
+			for i := range d {
+				d[i] = float32(r.NormFloat64() * 0.3)
+			}
+			return gorgonia.NewTensor(g, tensor.Float32, len(s), gorgonia.WithShape(s...), gorgonia.WithName(name), gorgonia.WithValue(dense32(d, s...)))
+		}
+		mustN := func(n *gorgonia.Node, err error) *gorgonia.Node {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		x := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(1, 3, 9, 9), gorgonia.WithName("x"))
+		h := mustN(Conv2DBiasReLU(x, param("w", 5, 3, 3, 3), param("b", 5), Same(9, 9, 3, 3, 1, 1), 1, 1, ConvDirect))
+		style := mustN(SquaredError(mustN(Gram(h)), param("A", 5, 5), 1.0/25))
+		content := mustN(SquaredError(h, param("P", 1, 5, 9, 9), 1.0/405))
+		tv := mustN(SquaredError(mustN(Conv2D(x, param("k", 3, 3, 2, 1), Padding{}, 1, 1)), nil, 0.01))
+		total := mustN(gorgonia.Add(mustN(gorgonia.Add(style, content)), tv))
+		grads, err := gorgonia.Grad(total, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g, x, gorgonia.Nodes{style, content, tv, grads[0]}
+	}
+	type net struct {
+		g    *gorgonia.ExprGraph
+		x    *gorgonia.Node
+		outs gorgonia.Nodes
+		vm   gorgonia.VM
+	}
+	mk := func() *net {
+		g, x, outs := build()
+		var leaves gorgonia.Nodes
+		for _, n := range g.ExactSubgraphRoots(outs...).AllNodes() {
+			if n.Op() == nil {
+				leaves = append(leaves, n)
+			}
+		}
+		prog, locs, err := gorgonia.CompileFunction(g, leaves, outs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ReuseBuffers(g)
+		return &net{g, x, outs, gorgonia.NewTapeMachine(g, gorgonia.WithPrecompiled(prog, locs))}
+	}
+	cpu, acc := mk(), mk()
+	emu := NewEmulator()
+	p, err := Place(acc.g, emu, acc.outs, func(n *gorgonia.Node) bool { return n != acc.x })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r := rand.New(rand.NewPCG(10, 11))
+	var before PlaceStats
+	for run := range 2 {
+		xd := make([]float32, 3*9*9)
+		for i := range xd {
+			xd[i] = float32(r.NormFloat64())
+		}
+		var got [2][][]float32
+		for k, m := range []*net{cpu, acc} {
+			if err := gorgonia.Let(m.x, dense32(append([]float32(nil), xd...), 1, 3, 9, 9)); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range m.outs {
+				if s, ok := o.Value().(*gorgonia.F32); ok {
+					got[k] = append(got[k], []float32{float32(*s)})
+				} else {
+					got[k] = append(got[k], append([]float32(nil), o.Value().Data().([]float32)...))
+				}
+			}
+			m.vm.Reset()
+		}
+		for i := range got[0] {
+			if err := closeTo32(got[1][i], got[0][i], 1e-5); err != nil {
+				t.Errorf("run %d, output %d: %v", run, i, err)
+			}
+		}
+		s := p.Stats()
+		up, down := s.Uploads-before.Uploads, s.Downloads-before.Downloads
+		wantUp := int64(1)
+		if run == 0 {
+			wantUp += 5 // w, b, A, P, k
+		}
+		if up != wantUp || down != 3+2 {
+			t.Errorf("run %d: %d uploads and %d downloads, want %d and 5", run, up, down, wantUp)
+		}
+		before = s
+	}
+}

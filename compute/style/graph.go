@@ -352,7 +352,7 @@ func blend(grams []map[string]*tensor.Dense, weights []float64) map[string]*tens
 // (GOGC=100). The network's weights are not counted: every graph shares them. Operations: two
 // (a multiply and an add) for every multiply-add of a convolution, counted twice (its backward
 // pass to the data costs as much), of every matrix product, forward and backward, and of the
-// Gram matrices (gramOp) and their gradients.
+// Gram matrices (nn.Gram) and their gradients.
 func graphCost(sub *G.ExprGraph, input *G.Node) (bytes, flops int64) {
 	var total, scratch int64
 	for _, n := range sub.AllNodes() {
@@ -365,15 +365,13 @@ func graphCost(sub *G.ExprGraph, input *G.Node) (bytes, flops int64) {
 			continue
 		}
 		ins := inputsOf(sub, n)
-		switch op := n.Op().(type) {
-		case gramOp: // syrk: C(C+1)/2 dot products of H·W
-			flops += int64(op.c) * int64(op.c+1) * int64(op.hw)
-			continue
-		case gramBackOp: // a C x C by C x H·W product
-			flops += 2 * int64(op.c) * int64(op.c) * int64(op.hw)
-			continue
-		}
 		switch op := n.Op().String(); {
+		case strings.HasPrefix(op, "nn.Gram{") && len(ins) == 1: // syrk: C(C+1)/2 dot products of H·W
+			c, hw := int64(n.Shape()[0]), int64(ins[0].Shape().TotalSize()/n.Shape()[0])
+			flops += c * (c + 1) * hw
+		case strings.HasPrefix(op, "nn.GramBack{") && len(ins) == 2: // a C x C by C x H·W product
+			c, hw := int64(ins[1].Shape()[0]), int64(n.Shape().TotalSize()/ins[1].Shape()[0])
+			flops += 2 * c * c * hw
 		case strings.HasPrefix(op, "nn.Conv2D{"):
 			// The (out, in, kh, kw) filters: a multiply-add per filter value and output position.
 			for _, w := range ins {

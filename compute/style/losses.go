@@ -28,9 +28,7 @@ func contentLoss(f, target *G.Node) (*G.Node, error) {
 	if !f.Shape().Eq(target.Shape()) {
 		return nil, fmt.Errorf("style: content target %v does not fit layer %v", target.Shape(), f.Shape())
 	}
-	var b builder
-	sum := b.sumSquares(b.sub(f, target))
-	return b.scale(sum, 1/float64(target.Shape().TotalSize())), b.err
+	return nn.SquaredError(f, target, 1/float64(target.Shape().TotalSize()))
 }
 
 // gram is the recipe's Gram matrix of a layer's responses f, (1, C, H, W):
@@ -39,7 +37,7 @@ func contentLoss(f, target *G.Node) (*G.Node, error) {
 //	style_gram_matrix = tf.matmul(tf.transpose(features), features) / size  # size = H·W·C
 //
 // NCHW holds F transposed, as Fᵀ (C x H·W), so the Gram matrix Fᵀ F is Fᵀ (Fᵀ)ᵀ, C x C: one
-// op (gramOp, gramop.go) computes it on BLAS, and its gradient.
+// op (nn.Gram) computes it, on BLAS or placed on a GPU, and its gradient.
 func gram(f *G.Node) (*G.Node, error) {
 	s := f.Shape()
 	if s.Dims() != 4 || s[0] != 1 {
@@ -48,7 +46,7 @@ func gram(f *G.Node) (*G.Node, error) {
 	if dt := f.Dtype(); dt != tensor.Float32 && dt != tensor.Float64 {
 		return nil, fmt.Errorf("style: a Gram matrix needs float32 or float64 responses, got %v", f.Dtype())
 	}
-	return G.ApplyOp(gramOp{c: s[1], hw: s[2] * s[3]}, f)
+	return nn.Gram(f)
 }
 
 // styleLoss is the style term of one layer, the recipe's
@@ -67,8 +65,10 @@ func styleLoss(f, target *G.Node) (*G.Node, error) {
 	if b.err == nil && !g.Shape().Eq(target.Shape()) {
 		return nil, fmt.Errorf("style: style target %v does not fit the Gram matrix %v", target.Shape(), g.Shape())
 	}
-	sum := b.sumSquares(b.sub(g, target))
-	return b.scale(sum, 1/float64(target.Shape().TotalSize())), b.err
+	if b.err != nil {
+		return nil, b.err
+	}
+	return nn.SquaredError(g, target, 1/float64(target.Shape().TotalSize()))
 }
 
 // tvLoss is the recipe's total-variation term of the picture x, (1, 3, H, W), without its
@@ -90,8 +90,8 @@ func tvLoss(x *G.Node) (*G.Node, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	v := b.scale(b.sumSquares(dv), 1/float64(dv.Shape().TotalSize()))
-	h := b.scale(b.sumSquares(dh), 1/float64(dh.Shape().TotalSize()))
+	v := b.node(nn.SquaredError(dv, nil, 1/float64(dv.Shape().TotalSize())))
+	h := b.node(nn.SquaredError(dh, nil, 1/float64(dh.Shape().TotalSize())))
 	return b.add(v, h), b.err
 }
 
@@ -129,26 +129,11 @@ func (b *builder) node(n *G.Node, err error) *G.Node {
 	return n
 }
 
-func (b *builder) sub(x, y *G.Node) *G.Node {
-	if b.err != nil {
-		return nil
-	}
-	return b.node(G.Sub(x, y))
-}
-
 func (b *builder) add(x, y *G.Node) *G.Node {
 	if b.err != nil {
 		return nil
 	}
 	return b.node(G.Add(x, y))
-}
-
-// sumSquares is Σ x².
-func (b *builder) sumSquares(x *G.Node) *G.Node {
-	if b.err != nil {
-		return nil
-	}
-	return b.node(G.Sum(b.node(G.Square(x))))
 }
 
 // scale multiplies x by the constant k, in x's dtype.
@@ -157,27 +142,6 @@ func (b *builder) scale(x *G.Node, k float64) *G.Node {
 		return nil
 	}
 	return b.node(G.Mul(x, constant(x.Dtype(), k)))
-}
-
-func (b *builder) reshape(x *G.Node, shape ...int) *G.Node {
-	if b.err != nil {
-		return nil
-	}
-	return b.node(G.Reshape(x, tensor.Shape(shape)))
-}
-
-func (b *builder) transpose(x *G.Node) *G.Node {
-	if b.err != nil {
-		return nil
-	}
-	return b.node(G.Transpose(x))
-}
-
-func (b *builder) matmul(x, y *G.Node) *G.Node {
-	if b.err != nil {
-		return nil
-	}
-	return b.node(G.Mul(x, y))
 }
 
 func (b *builder) conv(x, k *G.Node) *G.Node {
