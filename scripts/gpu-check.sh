@@ -118,7 +118,7 @@ run() {
 		gzip -dc "$bins/$t.test.gz" >"$rec/$t.test" && chmod +x "$rec/$t.test" || { rc=1; continue; }
 	done
 	log "recipes placed on the GPU against the CPU"
-	for t in style dream train; do
+	for t in style dream train transfer; do
 		(cd "$rec" && ./$t.test -test.run '^TestPlaced' -test.v -test.count=1 -test.timeout=120s -device cuda) \
 			>"$out/$t-placed.txt" 2>&1 || rc=1
 		grep -E '^(--- |ok|FAIL)|relative error|placed:' "$out/$t-placed.txt" >&2
