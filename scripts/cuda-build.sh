@@ -182,8 +182,8 @@ link() {
 # recipes' (style, dream, train, transfer), whose benchmarks run on the GPU with the CPU doing
 # the ops that have no GPU twin (Gram matrices, losses, dense layers), are built with OpenBLAS,
 # which is carried beside them (lib/, with libgfortran and libquadmath); oneDNN is opened with
-# dlopen and not carried, so their CPU comparisons take the GEMM path. All are stripped and the
-# recipes' gzipped, to fit the 64 MiB the device tool carries.
+# dlopen and not carried, so their CPU comparisons take the GEMM path. All are stripped and
+# gzipped, to fit the 64 MiB the device tool carries (gpu-check.sh run unpacks them).
 tests() {
 	export CGO_CFLAGS CGO_ENABLED=1
 	CGO_CFLAGS=$(cflags)
@@ -206,7 +206,9 @@ tests() {
 	done
 	for t in gpu device; do
 		log "$t.test links: $(readelf -d "$dir/$t.test" | awk '/NEEDED/ {gsub(/[][]/, "", $5); printf "%s ", $5}')"
+		gzip -9 -f "$dir/$t.test"
 	done
+	gzip -9 -f "$dir"/lib/*
 	log "carried: $(du -sh "$dir" | cut -f1) in $dir"
 }
 

@@ -7,7 +7,7 @@
 #                                cuDNN, runs the GPU-vs-CPU tests and the benchmarks, and writes
 #                                the results under $OUT (default out/cuda/results)
 #
-# The run half needs only what it carries (out/cuda/gpu-tests/, about 30 MB) and the machine's
+# The run half needs only what it carries (out/cuda/gpu-tests/, about 45 MB gzipped) and the machine's
 # libraries: the NVIDIA driver, cuBLAS 12 or 13 and cuDNN 9, found in a PyTorch install's
 # nvidia/*/lib and torch/lib folders, a CUDA toolkit, the system's library folders, or
 # $CONVAS_CUDA_LIB. With the device tool:
@@ -67,7 +67,18 @@ find_lib() { # find_lib pattern...: the first folder of libdirs holding one of t
 run() {
 	local out=${OUT:-$here/out/cuda/results}
 	mkdir -p "$out"
-	[ -x "$bins/gpu.test" ] || { log "no $bins/gpu.test: run 'scripts/gpu-check.sh build' where Go is, and carry out/cuda/gpu-tests"; exit 2; }
+	[ -f "$bins/gpu.test.gz" ] || { log "no $bins/gpu.test.gz: run 'scripts/gpu-check.sh build' where Go is, and carry out/cuda/gpu-tests"; exit 2; }
+	# Everything travels gzipped (the device tool carries 64 MiB); unpack it into a scratch
+	# folder, not under $OUT, whose files travel back.
+	local f rel unpacked
+	unpacked=$(mktemp -d "${TMPDIR:-/tmp}/convas-gpu-check.XXXXXX")
+	for f in "$bins"/*.gz "$bins"/lib/*.gz; do
+		rel=${f#"$bins"/}
+		mkdir -p "$unpacked/$(dirname "$rel")"
+		gzip -dc "$f" >"$unpacked/${rel%.gz}" || { log "cannot unpack $f"; exit 2; }
+		chmod +x "$unpacked/${rel%.gz}"
+	done
+	bins=$unpacked
 	{
 		echo "date: $(date -u +%FT%TZ)"
 		echo "host: $(uname -srm)"
@@ -111,12 +122,8 @@ run() {
 
 	# The recipes on the GPU, through compute/nn's seam: each placed test against the CPU, then
 	# the recipes' benchmarks with -device cuda. They link OpenBLAS, carried in lib/.
-	local rec=$out/recipes t
-	mkdir -p "$rec"
+	local rec=$bins t
 	export LD_LIBRARY_PATH="$bins/lib:$LD_LIBRARY_PATH"
-	for t in style dream train transfer; do
-		gzip -dc "$bins/$t.test.gz" >"$rec/$t.test" && chmod +x "$rec/$t.test" || { rc=1; continue; }
-	done
 	log "recipes placed on the GPU against the CPU"
 	for t in style dream train transfer; do
 		(cd "$rec" && ./$t.test -test.run '^TestPlaced' -test.v -test.count=1 -test.timeout=120s -device cuda) \
