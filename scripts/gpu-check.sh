@@ -13,7 +13,7 @@
 # $CONVAS_CUDA_LIB. With the device tool:
 #
 #   scripts/gpu-check.sh build
-#   run(command="bash scripts/gpu-check.sh run", carry=["out/cuda/gpu-tests"], timeout_s=480)
+#   run(command="bash scripts/gpu-check.sh run", carry=["out/cuda/gpu-tests"], timeout_s=540)
 #
 # Exit status of run: 0 all passed; 1 a test failed; 3 no GPU here (the message says why); 4 a
 # GPU but no cuBLAS or cuDNN found.
