@@ -31,6 +31,8 @@ type App struct {
 	vggMu     sync.Mutex
 	vggKey    string // the file vgg was read from (fileIdentity)
 	vgg       *models.VGG19
+
+	dev deviceState // the device runs compute on (SetDevice), the CPU until one is chosen
 }
 
 // New returns an App rooted in the user's configuration and cache folders.

@@ -161,14 +161,19 @@ type Dream struct {
 	Network DreamNetwork
 	Events  chan dream.Event
 	Need    int64 // the memory the run is estimated to need, in bytes
+	// Budget is the memory budget the run was checked against and runs with: the user's on the
+	// CPU, limited by the GPU's free memory on a GPU (Settings keep the user's).
+	Budget MemoryBudget
 
 	req     DreamRequest
 	net     dream.Network
 	control *DreamControl
+	dev     *deviceState
 
 	mu     sync.Mutex
 	job    *Job
 	result *dream.Image
+	device DeviceUse
 }
 
 // NewDream prepares a dream: it loads the network and the picture and checks the settings
@@ -189,20 +194,23 @@ func (a *App) NewDream(req DreamRequest) (*Dream, error) {
 	if err != nil {
 		return nil, err
 	}
-	need, err := dream.Estimate(req.Config, net, img.H, img.W)
+	budget := a.memoryBudget(req.Config.MemoryMiB, dream.DefaultMemoryMiB)
+	cfg := req.Config
+	cfg.MemoryMiB = budget.MiB
+	need, err := dream.Estimate(cfg, net, img.H, img.W)
 	if err != nil {
 		return nil, err
 	}
-	if err := dream.Check(req.Config, net, img.H, img.W); err != nil {
-		return nil, err // a picture too large for the memory budget, with the size that fits
+	if err := dream.Check(cfg, net, img.H, img.W); err != nil {
+		return nil, budget.explain(err) // a picture too large for the budget, with the size that fits
 	}
 	size := 8
 	if req.KeepFrames {
 		size = req.Config.Octaves*(req.Config.Iterations+1) + 1
 	}
 	c := req.Config
-	return &Dream{Input: img, Network: info, Events: make(chan dream.Event, size), Need: need, req: req, net: net,
-		control: &DreamControl{s: dream.Settings{Layer: c.Layer, Channel: c.Channel, Step: c.Step}}}, nil
+	return &Dream{Input: img, Network: info, Events: make(chan dream.Event, size), Need: need, Budget: budget, req: req, net: net,
+		dev: &a.dev, control: &DreamControl{s: dream.Settings{Layer: c.Layer, Channel: c.Channel, Step: c.Step}}}, nil
 }
 
 // OpenDreamPicture reads a picture file, or makes the noise picture for NoisePicture, and
@@ -240,8 +248,13 @@ func (d *Dream) Start() (*Job, error) {
 	if d.job != nil && d.job.State() <= Paused {
 		return nil, errors.New("the dream is already running")
 	}
+	cfg := d.req.Config
+	cfg.MemoryMiB = d.Budget.MiB
+	var release func()
+	cfg.Accel, d.device, release = d.dev.acquire()
 	d.job = StartJob(func(ctx context.Context, gate func(context.Context) error) error {
-		out, err := dream.Run(ctx, d.req.Config, d.net, d.Input, d.control, gate, d.Events)
+		defer release()
+		out, err := dream.Run(ctx, cfg, d.net, d.Input, d.control, gate, d.Events)
 		if err == nil {
 			d.mu.Lock()
 			d.result = out
@@ -250,6 +263,13 @@ func (d *Dream) Start() (*Job, error) {
 		return err
 	})
 	return d.job, nil
+}
+
+// Device returns the device the dream computes on, once started.
+func (d *Dream) Device() DeviceUse {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.device
 }
 
 // Result returns the finished picture, or nil until the dream has finished.

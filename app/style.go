@@ -132,12 +132,18 @@ type StyleRun struct {
 	Styles  []*style.Image
 	Events  chan style.Event
 
+	// Budget is the memory budget the run was checked against and runs with: the user's on the
+	// CPU, limited by the GPU's free memory on a GPU (Config keeps the user's, as saved).
+	Budget MemoryBudget
+
 	net     style.Network
 	control *StyleControl
+	dev     *deviceState // the App's; nil: the CPU
 
 	mu     sync.Mutex
 	job    *Job
 	result *style.Image
+	device DeviceUse
 }
 
 // NewStyle prepares a transfer of cfg: it loads the network cfg.Model names, opens the content
@@ -155,13 +161,19 @@ func (a *App) NewStyle(cfg style.Config) (*StyleRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newStyleRun(cfg, net)
+	r, err := newStyleRun(cfg, net, a.memoryBudget(cfg.MemoryMiB, style.DefaultMemoryMiB))
+	if err != nil {
+		return nil, err
+	}
+	r.dev = &a.dev
+	return r, nil
 }
 
-// newStyleRun is NewStyle once the network is loaded: it opens the pictures and checks the run.
-func newStyleRun(cfg style.Config, net style.Network) (*StyleRun, error) {
+// newStyleRun is NewStyle once the network is loaded: it opens the pictures and checks the run
+// against budget.
+func newStyleRun(cfg style.Config, net style.Network, budget MemoryBudget) (*StyleRun, error) {
 	cfg = cfg.Clone()
-	r := &StyleRun{Config: cfg, net: net, Events: make(chan style.Event, 64)}
+	r := &StyleRun{Config: cfg, net: net, Events: make(chan style.Event, 64), Budget: budget}
 	var err error
 	if r.Content, err = OpenStylePicture(cfg.Content); err != nil {
 		return nil, err
@@ -178,8 +190,8 @@ func newStyleRun(cfg style.Config, net style.Network) (*StyleRun, error) {
 			return nil, err
 		}
 	}
-	if err := style.Check(r.Config, net, r.Content, r.Styles); err != nil {
-		return nil, err
+	if err := style.Check(r.budgeted(), net, r.Content, r.Styles); err != nil {
+		return nil, budget.explain(err)
 	}
 	r.control = &StyleControl{w: style.WeightsOf(cfg)}
 	return r, nil
@@ -220,8 +232,12 @@ func (r *StyleRun) Start() (*Job, error) {
 	if r.job != nil && r.job.State() <= Paused {
 		return nil, errors.New("the style transfer is already running")
 	}
+	cfg := r.budgeted()
+	var release func()
+	cfg.Accel, r.device, release = r.dev.acquire()
 	r.job = StartJob(func(ctx context.Context, gate func(context.Context) error) error {
-		out, err := style.Run(ctx, r.Config, r.net, r.Content, r.Styles, gate, r.control, r.Events)
+		defer release()
+		out, err := style.Run(ctx, cfg, r.net, r.Content, r.Styles, gate, r.control, r.Events)
 		if err == nil {
 			r.mu.Lock()
 			r.result = out
@@ -230,6 +246,20 @@ func (r *StyleRun) Start() (*Job, error) {
 		return err
 	})
 	return r.job, nil
+}
+
+// budgeted is the run's configuration with its memory budget.
+func (r *StyleRun) budgeted() style.Config {
+	cfg := r.Config.Clone()
+	cfg.MemoryMiB = r.Budget.MiB
+	return cfg
+}
+
+// Device returns the device the run computes on, once started.
+func (r *StyleRun) Device() DeviceUse {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.device
 }
 
 // Result returns the finished picture, or nil until the transfer has finished.
@@ -382,6 +412,13 @@ type StyleEstimate struct {
 	// Timing is the model of a step's time measured on this machine for the network and the
 	// layers (style.MeasureTiming); its zero value when none was measured yet, and Step is 0.
 	Timing style.Timing
+	// Device is the device chosen for the runs ("cpu" or "cuda:N"), which the estimate is for:
+	// its step was timed there (on the CPU if that GPU could not be opened), and on a GPU the
+	// budget is limited by its free memory.
+	Device string
+	// BudgetNote says where the budget comes from when the GPU's free memory set it ("cuda:0
+	// has 7820 MiB free, less a margin of 782 MiB"); empty otherwise.
+	BudgetNote string
 }
 
 // StyleEstimator estimates transfers while their settings are edited: the memory and, once
@@ -402,9 +439,11 @@ func (a *App) NewStyleEstimator() *StyleEstimator {
 
 // Estimate estimates a transfer of cfg on the network cfg.Model names, for a square picture of
 // cfg.Size pixels, or, when cfg.Size is 0, of the long side of the content picture (read from
-// its header). With measure, a network and layer set without a Timing yet has one measured
-// first (a front end passes false while a transfer runs: the measurement would slow it and be
-// slowed by it); without, the estimate's Step is 0 until one is. ctx stops a measurement.
+// its header), on the device the App has chosen: on a GPU the budget is the smaller of
+// cfg.MemoryMiB (or the default) and the GPU's free memory less GPUMemoryMargin. With
+// measure, a network, layer set and device without a Timing yet has one measured first (a
+// front end passes false while a transfer runs: the measurement would slow it and be slowed by
+// it); without, the estimate's Step is 0 until one is. ctx stops a measurement.
 func (e *StyleEstimator) Estimate(ctx context.Context, cfg style.Config, measure bool) (StyleEstimate, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -419,19 +458,30 @@ func (e *StyleEstimator) Estimate(ctx context.Context, cfg style.Config, measure
 	if err != nil {
 		return StyleEstimate{}, err
 	}
-	key := timingKey(cfg)
+	budget := e.a.memoryBudget(cfg.MemoryMiB, style.DefaultMemoryMiB)
+	cfg.MemoryMiB = budget.MiB
+	dev, _ := e.a.Device()
+	key := timingKey(cfg) + "|" + dev
 	t, ok := e.timings[key]
 	if !ok && measure {
 		if err := cfg.Validate(); err != nil {
 			return StyleEstimate{}, err
 		}
-		if t, err = style.MeasureTiming(ctx, cfg, net); err != nil {
+		// Timed on the device the runs use (the CPU when the GPU chosen cannot be opened, as
+		// for the runs).
+		accel, use, release := e.a.dev.acquire()
+		cfg.Accel = accel
+		t, err = style.MeasureTiming(ctx, cfg, net)
+		release()
+		cfg.Accel = nil
+		if err != nil {
 			return StyleEstimate{}, err
 		}
 		e.timings[key] = t
+		_ = use // a GPU that could not be opened: the runs will say so
 	}
 	est, err := style.Estimate(cfg, net, t)
-	return StyleEstimate{Estimation: est, Timing: t}, err
+	return StyleEstimate{Estimation: est, Timing: t, Device: dev, BudgetNote: budget.Note}, err
 }
 
 // Layers lists the layers of the network named model, in graph order (loading it once).

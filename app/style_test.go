@@ -325,7 +325,7 @@ func TestStyleNetPresetWithVGG19(t *testing.T) {
 	if testing.Short() {
 		cfg.Iterations, cfg.Every = 4, 2
 	}
-	r, err := newStyleRun(cfg, style.VGG{M: models.NewVGG19Random(1)})
+	r, err := newStyleRun(cfg, style.VGG{M: models.NewVGG19Random(1)}, MemoryBudget{MiB: cfg.MemoryMiB})
 	if err != nil {
 		t.Fatal(err)
 	}

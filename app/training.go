@@ -53,8 +53,11 @@ type Training struct {
 	Data    train.Data
 	Events  chan train.Event
 
-	mu  sync.Mutex
-	job *Job
+	dev *deviceState // the App's; nil: the CPU
+
+	mu     sync.Mutex
+	job    *Job
+	device DeviceUse
 }
 
 // NewTraining prepares a run of cfg from freshly initialised weights.
@@ -72,7 +75,7 @@ func (a *App) NewTraining(title string, cfg train.Config) (*Training, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Training{Title: title, Dataset: a.dataset(cfg.Dataset), State: st, Data: d, Events: make(chan train.Event, 64)}, nil
+	return &Training{Title: title, Dataset: a.dataset(cfg.Dataset), State: st, Data: d, Events: make(chan train.Event, 64), dev: &a.dev}, nil
 }
 
 func (a *App) dataset(name string) Dataset { return a.DatasetInfo(name) }
@@ -84,10 +87,23 @@ func (t *Training) Start() (*Job, error) {
 	if t.job != nil && t.job.State() <= Paused {
 		return nil, errors.New("training is already running")
 	}
+	var release func()
+	t.State.Config.Accel, t.device, release = t.dev.acquire()
 	t.job = StartJob(func(ctx context.Context, gate func(context.Context) error) error {
+		defer func() {
+			t.State.Config.Accel = nil // the device may be closed once the run has ended
+			release()
+		}()
 		return train.Run(ctx, t.State, t.Data, gate, t.Events)
 	})
 	return t.job, nil
+}
+
+// Device returns the device the training computes on, once started.
+func (t *Training) Device() DeviceUse {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.device
 }
 
 // Snapshot runs f with the run's state consistent: between two generations while it runs, at
@@ -178,7 +194,7 @@ func (a *App) OpenCheckpoint(path string) (*Training, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &Training{Title: title, Dataset: a.dataset(st.Config.Dataset), State: st, Data: d, Events: make(chan train.Event, 64)}, nil
+	return &Training{Title: title, Dataset: a.dataset(st.Config.Dataset), State: st, Data: d, Events: make(chan train.Event, 64), dev: &a.dev}, nil
 }
 
 // ReadTrainingCheckpoint decodes a checkpoint written by SaveCheckpoint. Any file that is not one,

@@ -181,11 +181,13 @@ type TransferRun struct {
 
 	backbone transfer.Backbone
 	cache    *transfer.Cache
+	dev      *deviceState // the App's; nil: the CPU
 
 	mu     sync.Mutex
 	job    *Job
 	model  *TransferModel
 	result *TransferResult
+	device DeviceUse
 }
 
 // NewTransfer prepares a retraining: it checks the configuration, scans the folder unless the
@@ -214,7 +216,7 @@ func (a *App) NewTransfer(req TransferRequest) (*TransferRun, error) {
 			return nil, err
 		}
 	}
-	r := &TransferRun{Request: req, Data: d, Events: make(chan TransferEvent, 256), backbone: b}
+	r := &TransferRun{Request: req, Data: d, Events: make(chan TransferEvent, 256), backbone: b, dev: &a.dev}
 	if !req.NoCache {
 		r.cache = &transfer.Cache{Dir: a.BottleneckDir()}
 	}
@@ -233,8 +235,12 @@ func (r *TransferRun) Start() (*Job, error) {
 	if r.job != nil {
 		return nil, errors.New("transfer: this run has already been started")
 	}
+	cfg := r.Request.Config
+	var release func()
+	cfg.Accel, r.device, release = r.dev.acquire()
 	r.job = StartJob(func(ctx context.Context, gate func(context.Context) error) error {
-		m, res, err := transfer.Run(ctx, r.backbone, r.Data, r.cache, r.Request.Config, gate, r.Events)
+		defer release()
+		m, res, err := transfer.Run(ctx, r.backbone, r.Data, r.cache, cfg, gate, r.Events)
 		if err == nil {
 			r.mu.Lock()
 			r.model, r.result = m, res
@@ -243,6 +249,13 @@ func (r *TransferRun) Start() (*Job, error) {
 		return err
 	})
 	return r.job, nil
+}
+
+// Device returns the device the retraining computes on, once started.
+func (r *TransferRun) Device() DeviceUse {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.device
 }
 
 // Model returns the retrained model, or nil until the run has finished.
@@ -382,14 +395,17 @@ func TransferAccuracyPlot(h []TransferEvaluation, w, hgt vg.Length) (image.Image
 }
 
 // Classifier classifies pictures with a retrained model: the model's backbone, built once for
-// one picture at a time, and its head. It is safe for use by one goroutine at a time; calls
-// from several are serialised.
+// one picture at a time on the App's device, and its head. It is safe for use by one goroutine
+// at a time; calls from several are serialised.
 type Classifier struct {
 	Model *TransferModel
 
-	mu sync.Mutex
-	b  transfer.Backbone
-	ex *transfer.Extractor
+	mu      sync.Mutex
+	b       transfer.Backbone
+	ex      *transfer.Extractor
+	dev     *deviceState // the App's; nil: the CPU
+	device  DeviceUse
+	release func() // lets the device go, once ex is closed
 }
 
 // NewClassifier loads the backbone a model was trained on, at the model's input size, and
@@ -408,7 +424,7 @@ func (a *App) NewClassifier(m *TransferModel) (*Classifier, error) {
 	if b, err = m.TunedBlock(b); err != nil {
 		return nil, fmt.Errorf("classify: %w", err)
 	}
-	return &Classifier{Model: m, b: b}, nil
+	return &Classifier{Model: m, b: b, dev: &a.dev}, nil
 }
 
 // Classify returns the model's top k classes for a picture file, most probable first. Errors
@@ -421,9 +437,12 @@ func (c *Classifier) Classify(path string, k int) ([]TransferPrediction, error) 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ex == nil {
-		if c.ex, err = transfer.NewExtractor(c.b, 1); err != nil {
+		accel, use, release := c.dev.acquire()
+		if c.ex, err = transfer.NewExtractorOn(c.b, 1, accel); err != nil {
+			release()
 			return nil, err
 		}
+		c.device, c.release = use, release
 	}
 	f, err := c.ex.Features([]*image.NRGBA{img})
 	if err != nil {
@@ -436,12 +455,20 @@ func (c *Classifier) Classify(path string, k int) ([]TransferPrediction, error) 
 	return top, nil
 }
 
-// Close frees the backbone's machine.
+// Device returns the device the classifier computes on, once it has classified a picture.
+func (c *Classifier) Device() DeviceUse {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.device
+}
+
+// Close frees the backbone's machine, and lets the device go.
 func (c *Classifier) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ex != nil {
 		c.ex.Close()
 		c.ex = nil
+		c.release()
 	}
 }
