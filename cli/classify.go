@@ -26,6 +26,7 @@ func classifyCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	model := fs.String("model", "", "the retrained model `FILE` (retrained.ckpt)")
 	top := fs.Int("top", 5, "show the `K` most probable classes")
 	asJSON := fs.Bool("json", false, "print JSON on stdout: one object per picture")
+	dev := deviceFlag(fs)
 	pics, err := parseWithArgs(fs, args)
 	if err != nil {
 		return err
@@ -35,6 +36,9 @@ func classifyCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	}
 	if *top <= 0 {
 		return &UsageError{fmt.Sprintf("classify: --top %d: must be positive", *top)}
+	}
+	if err := useDevice(a, fs, *dev, stderr); err != nil {
+		return err
 	}
 	m, err := app.LoadTransferModel(*model)
 	if err != nil {

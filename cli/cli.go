@@ -53,6 +53,7 @@ func Main(args []string, stdout, stderr io.Writer) (status int) {
 	}
 	a, err := app.New()
 	if err == nil {
+		defer a.CloseDevice()
 		err = cmd(a, args[1:], stdout, stderr)
 	}
 	if err != nil {
@@ -92,6 +93,10 @@ Usage:
                               write CIFAR-10 as class folders of PNGs (train_dir, validation_dir)
   convas models import-tfjs -o OUT.cnvm FILE.tgz|model.json   convert a TensorFlow.js layers model
   convas help                 this text
+
+train, retrain, style, dream and classify take --device cpu|cuda|cuda:N: the CPU (the default),
+or an NVIDIA GPU in a build with CUDA; $CONVAS_DEVICE sets the default. A GPU that cannot be
+used is said in one line on stderr, and the command runs on the CPU.
 `)
 }
 

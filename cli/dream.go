@@ -39,9 +39,10 @@ func dreamCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	tile := fs.Int("tile", def.TileSize, "side `N` of the tiles the gradient is computed over")
 	roll := fs.Int("roll", def.Roll, "largest random shift `N` before each step (0: the tile size, as the recipe)")
 	size := fs.Int("size", 0, "resize the picture so that its long side is `N` pixels (0: as it is; noise: 224)")
-	memory := fs.Int("memory", dream.DefaultMemoryMiB, "memory budget in `MiB`")
+	memory := fs.Int("memory", dream.DefaultMemoryMiB, "memory budget in `MiB` (on a GPU at most its free memory less a tenth, 512 MiB at least)")
 	out := fs.String("out", "", "write the dream to `OUT.png`, its settings inside")
 	frames := fs.String("frames", "", "also write every iteration's picture as a PNG into `DIR`")
+	dev := deviceFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -49,6 +50,9 @@ func dreamCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *in == "" || *out == "" {
 		return &UsageError{"dream: --in PICTURE (or noise) and --out OUT.png are required"}
+	}
+	if err := useDevice(a, fs, *dev, stderr); err != nil {
+		return err
 	}
 
 	// The configuration: the preset's or the network's defaults, then every flag given.

@@ -74,6 +74,7 @@ func retrainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	fineLR := fs.Float64("fine-tune-learning-rate", 0, "the last block's step `SIZE` with --fine-tune (0: a tenth of --learning-rate)")
 	out := fs.String("out", "", "write the model (retrained.ckpt), labels.txt, metrics.csv and the charts into `DIR` (default: a new folder under the runs folder)")
 	asJSON := fs.Bool("json", false, "print a JSON summary on stdout instead of the log")
+	dev := deviceFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -107,6 +108,9 @@ func retrainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 		FineTuneLearningRate: *fineLR}
 	if err := cfg.Validate(); err != nil {
 		return &UsageError{"retrain: " + strings.TrimPrefix(err.Error(), "transfer: ")}
+	}
+	if err := useDevice(a, fs, *dev, stderr); err != nil {
+		return err
 	}
 	scan := app.TransferScan{Dir: *data, ValidationDir: *valData, ValidationPercent: *valPct, TestPercent: *testPct}
 	start := time.Now()

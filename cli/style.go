@@ -42,7 +42,8 @@ func styleCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	seed := fs.Int64("seed", 0, "random seed `S` of the starting noise")
 	every := fs.Int("every", 0, fmt.Sprintf("log the losses and write the picture as OUT-NNNN.png every `N` steps (default: log only, every preset's every steps; recipe: %d)", def.Every))
 	estimate := fs.Bool("estimate", false, "print the memory and the time an iteration needs (one step timed at small sizes) and stop; --out is not needed")
-	memory := fs.Int("memory", 0, fmt.Sprintf("memory budget in `MiB` (default %d)", style.DefaultMemoryMiB))
+	memory := fs.Int("memory", 0, fmt.Sprintf("memory budget in `MiB` (default %d; on a GPU at most its free memory less a tenth, 512 MiB at least)", style.DefaultMemoryMiB))
+	dev := deviceFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -53,6 +54,9 @@ func styleCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	}
 	if set["every"] && *every <= 0 {
 		return &UsageError{fmt.Sprintf("style: --every %d: must be positive", *every)}
+	}
+	if err := useDevice(a, fs, *dev, stderr); err != nil {
+		return err
 	}
 
 	// The configuration: the preset's, then every flag given.

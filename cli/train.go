@@ -50,11 +50,15 @@ func trainCmd(a *app.App, args []string, stdout, stderr io.Writer) error {
 	dataDir := fs.String("data", "", "a `FOLDER` of IDX files or CIFAR-10 binary batches (cifar-10-batches-bin); the same as --dataset FOLDER")
 	out := fs.String("out", "", "write checkpoint, metrics.csv and plots into `DIR` (default: a new folder under "+a.RunsDir()+")")
 	asJSON := fs.Bool("json", false, "print one JSON object per evaluation and a final one with test_accuracy")
+	dev := deviceFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *steps < 0 {
 		return &UsageError{fmt.Sprintf("--steps %d: must be positive", *steps)}
+	}
+	if err := useDevice(a, fs, *dev, stderr); err != nil {
+		return err
 	}
 
 	var t *app.Training
