@@ -149,7 +149,11 @@ func printStyleEstimate(a *app.App, cfg style.Config, stdout io.Writer) error {
 		return err
 	}
 	mib := func(b int64) int64 { return (b + 1<<20 - 1) >> 20 }
-	fmt.Fprintf(stdout, "%s up to %dx%d px: about %d MiB of the %d MiB budget\n", cfg.Model, e.W, e.H, mib(e.Bytes), mib(e.Budget))
+	budget := fmt.Sprintf("the %d MiB budget", mib(e.Budget))
+	if e.BudgetNote != "" {
+		budget += " (" + e.BudgetNote + ")"
+	}
+	fmt.Fprintf(stdout, "%s up to %dx%d px: about %d MiB of %s\n", cfg.Model, e.W, e.H, mib(e.Bytes), budget)
 	if !e.Fits() {
 		fmt.Fprintln(stdout, strings.TrimPrefix(e.Err().Error(), "style: "))
 	}
