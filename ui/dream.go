@@ -448,11 +448,21 @@ func (p *DreamPanel) Start() {
 			p.strip.Objects = nil
 			p.strip.Refresh()
 			p.showFrame(d.Input.ToNRGBA(), "the starting picture")
-			p.status.SetText(fmt.Sprintf("Dreaming on %s (about %d MiB)", d.Network.Title, d.Need>>20))
+			p.status.SetText(dreamStatus(d))
 			p.updateButtons()
 			go p.drain(d, job)
 		})
 	}()
+}
+
+// dreamStatus says what a dream that has just started computes: the network, the memory it
+// needs against a budget a GPU's memory set, and the device.
+func dreamStatus(d *app.Dream) string {
+	need := fmt.Sprintf("about %d MiB", d.Need>>20)
+	if d.Budget.Note != "" {
+		need += fmt.Sprintf(" of the %d MiB budget: %s", d.Budget.MiB, d.Budget.Note)
+	}
+	return fmt.Sprintf("Dreaming on %s (%s)%s", d.Network.Title, need, deviceStatus(d.Device()))
 }
 
 // drain hands the newest frame to the UI at most 30 times a second, and every finished octave.
@@ -524,7 +534,7 @@ func (p *DreamPanel) apply(it *app.DreamIteration, frame image.Image, thumbs []i
 		p.progress.SetValue(done)
 		if done > 0 {
 			eta := time.Duration(float64(elapsed) * (1 - done) / done).Round(time.Second)
-			p.status.SetText(fmt.Sprintf("Dreaming · ETA %s", eta))
+			p.status.SetText(fmt.Sprintf("Dreaming%s · ETA %s", deviceStatus(p.dream.Device()), eta))
 		}
 	}
 	for _, t := range thumbs {

@@ -12,7 +12,8 @@ import (
 )
 
 // configForm edits a recipe configuration (a struct of int, int64, float64 and string fields with
-// toml tags) as one entry per key, validating as the user types.
+// toml tags; fields tagged toml:"-" are left alone) as one entry per key, validating as the user
+// types.
 type configForm struct {
 	entries  map[string]*widget.Entry
 	keys     []string
@@ -32,7 +33,7 @@ func newConfigForm(cfg any, skip map[string]bool, validate func(any) map[string]
 	t := f.value.Type()
 	for i := 0; i < t.NumField(); i++ {
 		key := t.Field(i).Tag.Get("toml")
-		if key == "" || skip[key] {
+		if key == "" || key == "-" || skip[key] { // "-": not a setting (Config.Accel, the device)
 			continue
 		}
 		e := widget.NewEntry()

@@ -603,7 +603,7 @@ func (p *StylePanel) Start() {
 			p.requestEstimate()
 			p.strip.Objects = nil
 			p.strip.Refresh()
-			p.status.SetText("Stylizing with " + cfg.Model)
+			p.status.SetText("Stylizing with " + cfg.Model + deviceStatus(r.Device()))
 			p.updateButtons()
 			go p.drain(r, job)
 		})
@@ -986,6 +986,9 @@ func estimateText(e app.StyleEstimate, iterations int, running bool) string {
 		return "Too large: " + strings.TrimPrefix(e.Err().Error(), "style: ") + "."
 	}
 	text := fmt.Sprintf("Up to %dx%d px: about %d MiB of the %d MiB budget", e.W, e.H, (e.Bytes+1<<20-1)>>20, e.Budget>>20)
+	if e.BudgetNote != "" {
+		text += " (" + e.BudgetNote + ")"
+	}
 	if e.Step <= 0 {
 		if running {
 			return text + "; the time of an iteration is timed once no transfer runs."

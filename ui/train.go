@@ -371,7 +371,12 @@ func (p *TrainPanel) launch() {
 	}
 	p.job = job
 	p.drained = make(chan struct{})
-	p.setStatus(fmt.Sprintf("Training %s on %s", p.training.Title, p.training.Dataset.Title))
+	use := p.training.Device()
+	p.setStatus(fmt.Sprintf("Training %s on %s%s", p.training.Title, p.training.Dataset.Title, deviceStatus(use)))
+	if use.Note != "" {
+		p.logLines = append(p.logLines, use.Note)
+		p.logList.Refresh()
+	}
 	p.updateButtons()
 	go p.drain(p.training, job, startGen, p.drained)
 }

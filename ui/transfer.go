@@ -504,13 +504,16 @@ func (p *TransferPanel) Start() {
 				p.problems.SetText(problemsText(r.Data))
 			}
 			p.history, p.logLines = nil, nil
+			if use := r.Device(); use.Note != "" {
+				p.logLines = append(p.logLines, use.Note)
+			}
 			p.logList.Refresh()
 			p.renderCharts()
 			name, layer, size := r.Backbone()
 			if r.Request.Config.FineTune {
-				p.setStatus(fmt.Sprintf("Computing the bottlenecks: %s's %s maps, which feed the tuned block, at %dx%d", name, app.TransferFineTuneFrom, size, size))
+				p.setStatus(fmt.Sprintf("Computing the bottlenecks: %s's %s maps, which feed the tuned block, at %dx%d%s", name, app.TransferFineTuneFrom, size, size, deviceStatus(r.Device())))
 			} else {
-				p.setStatus(fmt.Sprintf("Computing the bottlenecks: %s, %s pooled, at %dx%d", name, layer, size, size))
+				p.setStatus(fmt.Sprintf("Computing the bottlenecks: %s, %s pooled, at %dx%d%s", name, layer, size, size, deviceStatus(r.Device())))
 			}
 			p.drained = make(chan struct{})
 			p.updateButtons()

@@ -38,6 +38,7 @@ func Run(o Options) error {
 	if err != nil {
 		return err
 	}
+	defer core.CloseDevice()
 	fa := fyneapp.NewWithID("io.convas.studio")
 	fa.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon()))
 	w := fa.NewWindow("Convas")
@@ -48,6 +49,8 @@ func Run(o Options) error {
 	dreamPanel := NewDreamPanel(core, w, fyne.Do)
 	stylePanel := NewStylePanel(core, w, fyne.Do)
 	modelsPanel := NewModelsPanel(core, w, fyne.Do)
+	deviceBar := NewDeviceBar(core, fa.Preferences(), fyne.Do)
+	deviceBar.OnChanged = stylePanel.requestEstimate
 	tabs := container.NewAppTabs(
 		container.NewTabItem("Train", trainPanel.View()),
 		container.NewTabItem("Transfer", transferPanel.View()),
@@ -79,7 +82,7 @@ func Run(o Options) error {
 		}
 		return trainPanel
 	}
-	w.SetContent(tabs)
+	w.SetContent(container.NewBorder(nil, deviceBar.View(), nil, nil, tabs))
 	w.SetMainMenu(mainMenu(w, trainPanel, current))
 	addShortcuts(w, trainPanel, current)
 	w.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) {
