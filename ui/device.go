@@ -3,6 +3,7 @@ package ui
 import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"convas/app"
@@ -11,9 +12,9 @@ import (
 // DevicePref is the preference key that remembers the device picked, by name ("cpu", "cuda:0").
 const DevicePref = "device"
 
-// DeviceBar is the window's device picker, below the tabs: the CPU and each GPU found with its
-// memory, and beside it a line that says why only the CPU can be used when that is so, or that
-// a GPU picked could not be opened. The choice applies to every run started after it, in every
+// DeviceBar is the window's device picker, at the right of the tab row: the CPU and each GPU
+// found with its memory, and beside it a note that says why only the CPU can be used when that
+// is so, or that a GPU picked could not be opened. The choice applies to every run started after it, in every
 // tab; it is remembered in the preferences.
 type DeviceBar struct {
 	// OnChanged, when set, runs on the UI goroutine after the device has changed (the Stylize
@@ -43,6 +44,8 @@ func NewDeviceBar(core *app.App, prefs fyne.Preferences, do func(func())) *Devic
 	b.picker.OnChanged = b.picked
 	b.note = widget.NewLabel("Looking for GPUs...")
 	b.note.Wrapping = fyne.TextWrapWord
+	b.note.SizeName = theme.SizeNameCaptionText
+	b.note.Alignment = fyne.TextAlignTrailing
 	want := "cpu"
 	if prefs != nil {
 		want = prefs.StringWithFallback(DevicePref, "cpu")
@@ -58,9 +61,19 @@ func NewDeviceBar(core *app.App, prefs fyne.Preferences, do func(func())) *Devic
 	return b
 }
 
-// View is the bar: "Device:", the picker, and the note.
+// The bar's sizes: it sits at the right of the tab row, so it adds no height to the window.
+const (
+	deviceNoteWidth   = 440 // two lines of caption text: the longest notes are about 150 characters
+	devicePickerWidth = 300 // a GPU's label is about 60 characters: the end may be cut, the name is not
+)
+
+// View is the bar: the note, "Device:" and the picker, one row as high as the tab row.
 func (b *DeviceBar) View() fyne.CanvasObject {
-	return container.NewBorder(nil, nil, container.NewHBox(widget.NewLabel("Device:"), b.picker), nil, b.note)
+	h := b.picker.MinSize().Height
+	return container.NewHBox(
+		container.NewGridWrap(fyne.NewSize(deviceNoteWidth, h), b.note),
+		widget.NewLabel("Device:"),
+		container.NewGridWrap(fyne.NewSize(devicePickerWidth, h), b.picker))
 }
 
 // show lists choices in the picker, selects the App's device without calling OnChanged, and

@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/widget"
 
 	"convas/app"
@@ -82,7 +83,8 @@ func Run(o Options) error {
 		}
 		return trainPanel
 	}
-	w.SetContent(container.NewBorder(nil, deviceBar.View(), nil, nil, tabs))
+	// The device picker lies over the tab row's empty right end, for every tab at once.
+	w.SetContent(container.NewStack(tabs, container.NewVBox(container.NewHBox(layout.NewSpacer(), deviceBar.View()))))
 	w.SetMainMenu(mainMenu(w, trainPanel, current))
 	addShortcuts(w, trainPanel, current)
 	w.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) {
