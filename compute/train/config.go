@@ -183,12 +183,15 @@ func (c Config) Validate() []*FieldError {
 	return errs
 }
 
-// Keys returns the TOML keys of Config in declaration order, for forms and error messages.
+// Keys returns the TOML keys of Config in declaration order, for forms and error messages; a
+// field not saved in presets (toml:"-", Accel) has none.
 func Keys() []string {
 	t := reflect.TypeOf(Config{})
-	keys := make([]string, t.NumField())
-	for i := range keys {
-		keys[i] = t.Field(i).Tag.Get("toml")
+	var keys []string
+	for i := range t.NumField() {
+		if k := t.Field(i).Tag.Get("toml"); k != "" && k != "-" {
+			keys = append(keys, k)
+		}
 	}
 	return keys
 }

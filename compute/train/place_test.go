@@ -108,3 +108,17 @@ func TestPlacedRun(t *testing.T) {
 		t.Errorf("%d emulator buffers left after the run", emu.Live())
 	}
 }
+
+// TestKeysSkipAccel: Keys lists the preset keys, which do not include the accelerator (its
+// field is toml:"-"); a "-" among them made every preset's form invalid.
+func TestKeysSkipAccel(t *testing.T) {
+	keys := Keys()
+	if len(keys) == 0 || keys[0] != "recipe" {
+		t.Fatalf("Keys() = %v", keys)
+	}
+	for _, k := range keys {
+		if k == "-" || k == "" {
+			t.Fatalf("Keys() = %v holds %q", keys, k)
+		}
+	}
+}
