@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -353,8 +354,9 @@ func drainUntilDone[E any](events <-chan E, job *Job) {
 }
 
 // TestRunsComputeOnTheChosenDevice: with a GPU chosen (compute/nn's Emulator standing for it),
-// a dream, a style transfer and a training compute their heavy ops on it, free what they put
-// there, and a dream gives the picture the CPU gives, within float32 rounding.
+// a dream, a style transfer, a training and a channel gallery compute their heavy ops on it,
+// free what they put there, and a dream gives the picture the CPU gives, within float32
+// rounding.
 func TestRunsComputeOnTheChosenDevice(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three recipes on the emulator")
@@ -447,6 +449,51 @@ func TestRunsComputeOnTheChosenDevice(t *testing.T) {
 		t.Errorf("the training: %d ops on the GPU, %d buffers left, accelerator kept %v", f.emu.Calls-calls, f.emu.Live(), tr.State.Config.Accel)
 	}
 
+	calls = f.emu.Calls
+	l := galleryLayer(t, a)
+	g, err := a.NewGallery(dream.TrunkName, l.Name, l.Channels, GallerySettings{Side: 48, Iterations: 1, Step: 1.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job = g.Start()
+	g.RenderUpTo(1)
+	collect(t, g, job, 1)
+	job.Cancel()
+	job.Wait()
+	if g.Rendered() != 1 || f.emu.Calls == calls || f.emu.Live() != 0 {
+		t.Errorf("the gallery: %d rendered, %d ops on the GPU, %d buffers left", g.Rendered(), f.emu.Calls-calls, f.emu.Live())
+	}
+
+	// A retraining's bottlenecks, and a classifier, on the GPU; the classifier gives the CPU's
+	// probabilities.
+	calls = f.emu.Calls
+	pics := patternFolder(t, 4)
+	xc := DefaultTransferConfig()
+	xc.Steps, xc.EvalEvery = 10, 5
+	xr, _ := runTransfer(t, a, TransferRequest{Scan: TransferScan{Dir: pics, ValidationPercent: 30}, Backbone: "inceptionv3-trunk",
+		InputSize: 96, Config: xc, NoCache: true})
+	if f.emu.Calls == calls || f.emu.Live() != 0 || xr.Device().Name != "cuda:0" {
+		t.Errorf("the retraining: %d ops on the GPU, %d buffers left, device %+v", f.emu.Calls-calls, f.emu.Live(), xr.Device())
+	}
+	classify := func() []TransferPrediction {
+		t.Helper()
+		c, err := a.NewClassifier(xr.Model())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		top, err := c.Classify(filepath.Join(pics, "checks", "checks_aa.png"), 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return top
+	}
+	calls = f.emu.Calls
+	onGPU := classify()
+	if f.emu.Calls == calls || f.emu.Live() != 0 {
+		t.Errorf("the classifier: %d ops on the GPU, %d buffers left", f.emu.Calls-calls, f.emu.Live())
+	}
+
 	// The device stays open for the next run, and closes with the App.
 	if o, c := f.counts("cuda:0"); o != 1 || c != 0 {
 		t.Errorf("cuda:0 opened %d, closed %d times", o, c)
@@ -455,4 +502,13 @@ func TestRunsComputeOnTheChosenDevice(t *testing.T) {
 	if _, c := f.counts("cuda:0"); c != 1 {
 		t.Errorf("cuda:0 closed %d times by CloseDevice", c)
 	}
+
+	onCPU := classify() // CloseDevice left the CPU
+	for i := range onCPU {
+		if onCPU[i].Label != onGPU[i].Label || math.Abs(onCPU[i].Probability-onGPU[i].Probability) > 1e-5 { // Winograd against direct convolutions: about 5e-6 relative
+			t.Errorf("classified on the CPU %v, on the GPU %v", onCPU, onGPU)
+			break
+		}
+	}
+	t.Logf("classified on the CPU %v, on the GPU %v", onCPU, onGPU)
 }

@@ -156,8 +156,10 @@ func (g *Gallery) run(ctx context.Context, gate func(context.Context) error) err
 		}
 	}
 	// Then the others, in channel order, as far as the front end asks. The network is loaded
-	// for the first of them (seconds for VGG19), and like every step, not while paused.
+	// for the first of them (seconds for VGG19), and like every step, not while paused; the
+	// thumbnails compute on the App's device, held until the job ends.
 	var net dream.Network
+	s := g.Settings
 	for c := range g.Channels {
 		if have[c] {
 			continue
@@ -175,8 +177,11 @@ func (g *Gallery) run(ctx context.Context, gate func(context.Context) error) err
 			if err := g.checkLayer(net); err != nil {
 				return err
 			}
+			var release func()
+			s.Accel, _, release = g.a.dev.acquire()
+			defer release()
 		}
-		img, silent, err := dream.Thumbnail(ctx, g.Settings, net, g.Layer, c, gate)
+		img, silent, err := dream.Thumbnail(ctx, s, net, g.Layer, c, gate)
 		if err != nil {
 			return err
 		}
