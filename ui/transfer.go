@@ -216,11 +216,15 @@ func (p *TransferPanel) View() fyne.CanvasObject {
 		fineHint,
 		widget.NewAccordion(widget.NewAccordionItem("Distortions", container.NewVBox(distortions, hint))),
 		bold("Data"),
+		p.dataInfo,
+		p.problems,
 	)
-	left := container.NewBorder(top,
+	// The settings scroll as one column above the buttons: fixed, they made this tab, and so
+	// the window, taller than a 1280x800 screen (814 px).
+	left := container.NewBorder(nil,
 		container.NewVBox(p.status, container.NewGridWithColumns(2, p.saveBtn, p.classifyBtn)),
 		nil, nil,
-		container.NewVScroll(container.NewVBox(p.dataInfo, p.problems)))
+		container.NewVScroll(top))
 	controls := container.NewVBox(
 		container.NewHBox(p.startBtn, p.pauseBtn, p.stopBtn, p.progressText),
 		p.progress,
