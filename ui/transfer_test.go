@@ -317,6 +317,8 @@ func TestTransferPanelDistortions(t *testing.T) {
 			for _, c := range o.Objects {
 				walk(c)
 			}
+		case *container.Scroll:
+			walk(o.Content)
 		case *widget.Accordion:
 			for _, it := range o.Items {
 				if it.Title == "Distortions" {
@@ -398,6 +400,8 @@ func TestTransferPanelFineTune(t *testing.T) {
 			for _, c := range o.Objects {
 				walk(c)
 			}
+		case *container.Scroll:
+			walk(o.Content)
 		case *widget.Label:
 			hint = hint || o.Text == fineTuneHint
 		}
