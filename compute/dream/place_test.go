@@ -115,3 +115,47 @@ func TestPlacedDreamRuns(t *testing.T) {
 		t.Errorf("%d emulator buffers left after the run", emu.Live())
 	}
 }
+
+// TestPlacedDreamMatchesCPU dreams six steps with the recipe's random shifts on a random
+// GoogLeNet that convolves directly, as the emulator does, on the CPU and placed on nn.Emulator:
+// the pictures must agree to float32 rounding at every step. (With the CPU's Winograd on one
+// side, two ways of rounding drift apart over the steps, as they would between any two
+// implementations: the log shows by how much.)
+func TestPlacedDreamMatchesCPU(t *testing.T) {
+	if devicetest.Asked() {
+		t.Skip("compares with the emulator, which rounds as the CPU's direct convolution does")
+	}
+	m := models.NewGoogLeNetRandom(1)
+	cfg := DefaultConfig()
+	cfg.Octaves, cfg.Iterations = 1, 6
+	img := chelsea(t, 96, 96)
+	dream := func(net Network, acc nn.Accel) *Image {
+		c := cfg
+		c.Accel = acc
+		out, err := Run(t.Context(), c, net, img, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	maxDiff := func(a, b *Image) float64 {
+		var d float64
+		for i := range a.Pix {
+			d = max(d, math.Abs(float64(a.Pix[i]-b.Pix[i])))
+		}
+		return d
+	}
+	winograd := dream(GoogLeNet{M: m}, nil)
+	direct := *m
+	direct.Direct = true
+	cpu := dream(GoogLeNet{M: &direct}, nil)
+	emu := nn.NewEmulator()
+	placed := dream(GoogLeNet{M: &direct}, emu)
+	t.Logf("after 6 steps, largest pixel difference: placed against the CPU %.3g; the CPU's Winograd against its direct convolution %.3g", maxDiff(placed, cpu), maxDiff(winograd, cpu))
+	if d := maxDiff(placed, cpu); !(d <= 1e-3) {
+		t.Errorf("placed dream differs from the CPU's by %g (pixel values 0..255)", d)
+	}
+	if emu.Live() != 0 {
+		t.Errorf("%d emulator buffers left after the run", emu.Live())
+	}
+}

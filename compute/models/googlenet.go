@@ -53,6 +53,9 @@ type GoogLeNet struct {
 	// leaves it to its users, as inception5h's does; 0 when the graph preprocesses its own
 	// input (it applies Sub, Add, Mul or RealDiv to it).
 	Mean float32
+	// Direct, when set, makes built graphs compute every convolution directly, never by
+	// Winograd (as VGG19.Direct): for tests that compare two ways of running one graph.
+	Direct bool
 
 	nodes  []*gnode // in topological order, the file's order where it is one
 	byName map[string]*gnode
@@ -695,7 +698,7 @@ func (m *GoogLeNet) Build(batch, h, w int, upTo string) (*GoogLeNetGraph, error)
 					return nil, fmt.Errorf("models: googlenet: node %s (%s) reads the constant %s as data, which is not supported", n.name, n.op, v.name)
 				}
 			}
-			y, err = n.build(in, leaf)
+			y, err = n.build(in, leaf, m.Direct)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("models: googlenet: node %s (%s): %w", n.name, n.op, err)
@@ -708,7 +711,7 @@ func (m *GoogLeNet) Build(batch, h, w int, upTo string) (*GoogLeNetGraph, error)
 }
 
 // build adds the node to the graph, reading its inputs' values, and checks its output shape.
-func (n *gnode) build(in []*G.Node, leaf func(*Param) *G.Node) (*G.Node, error) {
+func (n *gnode) build(in []*G.Node, leaf func(*Param) *G.Node, direct bool) (*G.Node, error) {
 	x := in[0]
 	s := x.Shape()
 	var y *G.Node
@@ -730,7 +733,11 @@ func (n *gnode) build(in []*G.Node, leaf func(*Param) *G.Node) (*G.Node, error) 
 		switch n.op {
 		case "Conv2D":
 			// Winograd where it is faster (nn.ConvWinograd: the 3x3 layers at stride 1).
-			y, err = nn.Conv2DAlgo(x, leaf(n.param), pad, n.sh, n.sw, nn.ConvWinograd)
+			algo := nn.ConvWinograd
+			if direct {
+				algo = nn.ConvDirect
+			}
+			y, err = nn.Conv2DAlgo(x, leaf(n.param), pad, n.sh, n.sw, algo)
 		case "MaxPool":
 			y, err = nn.MaxPool2D(x, n.kh, n.kw, n.sh, n.sw, pad)
 		default:
