@@ -92,6 +92,7 @@ type placeable interface {
 // placed is one op bound to a Placement.
 type placed struct {
 	p        *Placement
+	slot     *placeSlot // the op's, which points back here until Close
 	id       int64
 	inputs   []int64 // the producing node of each input
 	fixed    []bool  // inputs that are fixed leaves: uploaded once, kept
@@ -117,10 +118,6 @@ func Place(g *gorgonia.ExprGraph, acc Accel, outputs gorgonia.Nodes, fixed func(
 		return nil, errors.New("nn: Place: no outputs")
 	}
 	nodes := g.ExactSubgraphRoots(outputs...).AllNodes()
-	in := make(map[int64]bool, len(nodes))
-	for _, n := range nodes {
-		in[n.ID()] = true
-	}
 	on := make(map[int64]bool)
 	for _, n := range nodes {
 		if op, ok := n.Op().(placeable); ok && n.Dtype() == tensor.Float32 && len(children(g, n)) == op.Arity() && op.placeOK(n) {
@@ -153,13 +150,14 @@ func Place(g *gorgonia.ExprGraph, acc Accel, outputs gorgonia.Nodes, fixed func(
 		if !on[n.ID()] {
 			continue
 		}
-		pl := &placed{p: p, id: n.ID(), needHost: needHost[n.ID()]}
+		slot := n.Op().(placeable).slot()
+		pl := &placed{p: p, slot: slot, id: n.ID(), needHost: needHost[n.ID()]}
 		for _, c := range children(g, n) {
 			pl.inputs = append(pl.inputs, c.ID())
 			pl.fixed = append(pl.fixed, c.Op() == nil && fixed != nil && fixed(c))
 		}
 		pl.stage = make([]Buf, len(pl.inputs))
-		n.Op().(placeable).slot().pl = pl
+		slot.pl = pl
 		p.ops = append(p.ops, pl)
 	}
 	p.stats.Ops = len(p.ops)
@@ -198,6 +196,7 @@ func (p *Placement) Close() {
 		}
 		pl.stage, pl.out, pl.scratch = nil, nil, nil
 		pl.p = nil
+		pl.slot.pl = nil
 	}
 	for _, b := range p.kept {
 		p.acc.Free(b)

@@ -344,3 +344,22 @@ func TestPlaceStyleTerms(t *testing.T) {
 		before = s
 	}
 }
+
+// TestPlaceAgainAfterClose: Close unbinds the ops, so the graph can be placed again, and a
+// second placement while the first holds the ops is refused.
+func TestPlaceAgainAfterClose(t *testing.T) {
+	n := newPlaceNet(t, 7)
+	p, err := Place(n.g, NewEmulator(), n.outputs(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Place(n.g, NewEmulator(), n.outputs(), nil); err == nil {
+		t.Error("a second placement of placed ops was accepted")
+	}
+	p.Close()
+	p2, err := Place(n.g, NewEmulator(), n.outputs(), nil)
+	if err != nil {
+		t.Fatalf("placing again after Close: %v", err)
+	}
+	p2.Close()
+}
