@@ -79,6 +79,9 @@ func bufs(bs ...nn.Buf) ([]*gpu.Buffer, error) {
 	return out, nil
 }
 
+// Stats counts the GPU's transfers and resident buffers.
+func (a gpuAccel) Stats() gpu.Stats { return a.d.Stats() }
+
 func (a gpuAccel) Alloc(n int) (nn.Buf, error) {
 	b, err := a.d.Alloc(n)
 	if err != nil {

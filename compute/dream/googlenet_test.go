@@ -23,11 +23,13 @@ func benchmarkDreamDefault(b *testing.B, side int) {
 	img := photo(b, side, side)
 	cfg := DefaultConfig()
 	cfg.Accel = devicetest.Accel(b)
+	before := devicetest.Moved(cfg.Accel)
 	for b.Loop() {
 		if _, err := Run(context.Background(), cfg, net, img, nil, nil, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
+	devicetest.ReportMoved(b, cfg.Accel, before, b.N)
 }
 
 // TestGoogLeNetDreamRuns checks the recipe's layer and channel on a random GoogLeNet: three

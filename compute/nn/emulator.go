@@ -25,6 +25,19 @@ type Emulator struct {
 	// Calls counts the ops run (not the transfers), Allocs and Frees the buffers.
 	Calls, Allocs, Frees int
 	live                 map[*emuBuf]bool
+	moved                gpu.Stats // the transfers, as a GPU counts them
+}
+
+// Stats counts the transfers and the live buffers, as gpu.Device.Stats does.
+func (a *Emulator) Stats() gpu.Stats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.moved
+	s.Buffers = int64(len(a.live))
+	for b := range a.live {
+		s.BytesResident += int64(len(b.d)) * 4
+	}
+	return s
 }
 
 type emuBuf struct{ d []float32 }
@@ -100,6 +113,8 @@ func (a *Emulator) Upload(b Buf, src []float32) error {
 		return fmt.Errorf("upload of %d into %d", len(src), len(d))
 	}
 	copy(d, src)
+	a.moved.Uploads++
+	a.moved.BytesUp += int64(len(src)) * 4
 	return nil
 }
 
@@ -111,6 +126,8 @@ func (a *Emulator) Download(dst []float32, b Buf) error {
 		return fmt.Errorf("download of %d into %d", len(d), len(dst))
 	}
 	copy(dst, d)
+	a.moved.Downloads++
+	a.moved.BytesDown += int64(len(dst)) * 4
 	return nil
 }
 

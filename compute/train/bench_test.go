@@ -76,6 +76,7 @@ func BenchmarkMNISTStep(b *testing.B) {
 func BenchmarkMNISTRecipe(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.Accel = devicetest.Accel(b)
+	before := devicetest.Moved(cfg.Accel)
 	d := Data{Train: patterns(2000, 10, 1), Test: patterns(1000, 10, 2)}
 	for b.Loop() {
 		st, err := NewState(cfg, 28, 28, 1, 10)
@@ -93,4 +94,5 @@ func BenchmarkMNISTRecipe(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	devicetest.ReportMoved(b, cfg.Accel, before, b.N)
 }
