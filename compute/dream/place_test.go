@@ -47,14 +47,14 @@ func TestPlacedTileGraph(t *testing.T) {
 	if n := acc.place.Stats().Ops; n < 20 {
 		t.Errorf("only %d ops placed", n)
 	}
-	photo := chelsea(t, 96, 80)
-	negative := photo.Clone()
+	pic := photo(t, 96, 80) // chelsea, or smooth waves in a test binary copied elsewhere
+	negative := pic.Clone()
 	for i, v := range negative.Pix {
 		negative.Pix[i] = 255 - v
 	}
 	// Two photos. (On noise, whose many near-zero sums flip ReLUs on rounding, the two ways
 	// differ by about 1e-3, as the CPU's Winograd and direct convolutions do.)
-	for k, img := range []*Image{photo, negative} {
+	for k, img := range []*Image{pic, negative} {
 		var g1, g2 []float32
 		o1, err := cpu.run(img.Pix, func(g []float32) { g1 = append(g1, g...) })
 		if err != nil {
@@ -95,7 +95,7 @@ func TestPlacedDreamRuns(t *testing.T) {
 	a, emu, _ := testAccel(t)
 	cfg.Accel = a
 	events := make(chan Event, 64)
-	if _, err := Run(t.Context(), cfg, net, chelsea(t, 112, 112), nil, nil, events); err != nil {
+	if _, err := Run(t.Context(), cfg, net, photo(t, 112, 112), nil, nil, events); err != nil {
 		t.Fatal(err)
 	}
 	close(events)
@@ -128,7 +128,7 @@ func TestPlacedDreamMatchesCPU(t *testing.T) {
 	m := models.NewGoogLeNetRandom(1)
 	cfg := DefaultConfig()
 	cfg.Octaves, cfg.Iterations = 1, 6
-	img := chelsea(t, 96, 96)
+	img := photo(t, 96, 96)
 	dream := func(net Network, acc nn.Accel) *Image {
 		c := cfg
 		c.Accel = acc
