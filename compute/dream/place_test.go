@@ -1,10 +1,13 @@
 package dream
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"testing"
 
 	"convas/compute/device/devicetest"
+	"convas/compute/gpu"
 	"convas/compute/models"
 	"convas/compute/nn"
 )
@@ -157,5 +160,35 @@ func TestPlacedDreamMatchesCPU(t *testing.T) {
 	}
 	if emu.Live() != 0 {
 		t.Errorf("%d emulator buffers left after the run", emu.Live())
+	}
+}
+
+// failingAccel is nn.Emulator whose memory runs out after a number of buffers.
+type failingAccel struct {
+	*nn.Emulator
+	left int
+}
+
+func (a *failingAccel) Alloc(n int) (nn.Buf, error) {
+	if a.left == 0 {
+		return nil, fmt.Errorf("%w: %d bytes", gpu.ErrOutOfMemory, 4*n)
+	}
+	a.left--
+	return a.Emulator.Alloc(n)
+}
+
+// TestPlacedOutOfMemory: a device that runs out of memory in the middle of a dream ends the run
+// with an error that says so (no panic, no hang), and what was allocated is freed.
+func TestPlacedOutOfMemory(t *testing.T) {
+	acc := &failingAccel{Emulator: nn.NewEmulator(), left: 40}
+	cfg := DefaultConfig()
+	cfg.Octaves, cfg.Iterations, cfg.Accel = 1, 2, acc
+	_, err := Run(t.Context(), cfg, GoogLeNet{M: models.NewGoogLeNetRandom(1)}, photo(t, 96, 96), nil, nil, nil)
+	if !errors.Is(err, gpu.ErrOutOfMemory) {
+		t.Fatalf("got %v, want an error wrapping gpu.ErrOutOfMemory", err)
+	}
+	t.Logf("the error: %v", err)
+	if acc.Live() != 0 {
+		t.Errorf("%d buffers left after the failed run", acc.Live())
 	}
 }

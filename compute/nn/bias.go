@@ -109,7 +109,7 @@ func (op *addBiasOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgo
 	}
 	if op.pl.on(x) {
 		if err := op.pl.biasOn(x, b, y); err != nil {
-			return nil, accelErr("AddBias", err)
+			return nil, op.pl.fail("AddBias", err)
 		}
 		return y, nil
 	}
@@ -231,7 +231,7 @@ func (op *biasGradOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorg
 	}
 	if op.pl.on(dy) {
 		if err := op.pl.biasGradOn(dy, db); err != nil {
-			return nil, accelErr("AddBiasGrad", err)
+			return nil, op.pl.fail("AddBiasGrad", err)
 		}
 		return db, nil
 	}

@@ -135,7 +135,7 @@ func (op *concatChannelsOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value)
 	}
 	if op.pl.on(xs[0]) {
 		if err := op.pl.concatOn(xs, y); err != nil {
-			return nil, accelErr("ConcatChannels", err)
+			return nil, op.pl.fail("ConcatChannels", err)
 		}
 		return y, nil
 	}

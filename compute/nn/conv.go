@@ -226,7 +226,7 @@ func (op *conv2DOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgon
 	}
 	if op.pl.on(x) {
 		if err := op.pl.convOn(&g, op.bias, op.relu, in, y); err != nil {
-			return nil, accelErr("Conv2D", err)
+			return nil, op.pl.fail("Conv2D", err)
 		}
 		return y, nil
 	}
@@ -430,7 +430,7 @@ func (op *conv2DBackDataOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value)
 	}
 	if op.pl.on(x) {
 		if err := op.pl.convBackOn(&g, gpu.BackwardData, x, w, dy, dx); err != nil {
-			return nil, accelErr("Conv2DBackData", err)
+			return nil, op.pl.fail("Conv2DBackData", err)
 		}
 		return dx, nil
 	}
@@ -509,7 +509,7 @@ func (op *conv2DBackFilterOp) do(prealloc gorgonia.Value, inputs []gorgonia.Valu
 	}
 	if op.pl.on(x) {
 		if err := op.pl.convBackOn(&g, gpu.BackwardFilter, x, w, dy, dw); err != nil {
-			return nil, accelErr("Conv2DBackFilter", err)
+			return nil, op.pl.fail("Conv2DBackFilter", err)
 		}
 		return dw, nil
 	}

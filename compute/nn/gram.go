@@ -73,7 +73,7 @@ func (op *gramOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
 	}
 	if op.pl.on(f) {
 		if err := op.pl.gramOn(op.c, op.hw, f, out); err != nil {
-			return nil, accelErr("Gram", err)
+			return nil, op.pl.fail("Gram", err)
 		}
 		return out, nil
 	}
@@ -163,7 +163,7 @@ func (op *gramBackOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
 	}
 	if op.pl.on(f) {
 		if err := op.pl.gramBackOn(op.c, op.hw, f, dg, out); err != nil {
-			return nil, accelErr("GramBack", err)
+			return nil, op.pl.fail("GramBack", err)
 		}
 		return out, nil
 	}

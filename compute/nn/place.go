@@ -46,6 +46,8 @@ type Placement struct {
 	kept  map[*float32]Buf
 	ops   []*placed
 	stats PlaceStats
+	// err is the first failure on the accelerator since Err was last called.
+	err error
 	// poison, on an Emulator: fill each host result the CPU is not meant to read with NaN, so
 	// that a read of one that should have been downloaded shows in the results.
 	poison bool
@@ -229,7 +231,7 @@ func (pl *placed) begin() {
 func (p *Placement) alloc(n int) (Buf, error) {
 	b, err := p.acc.Alloc(n)
 	if err != nil {
-		return nil, fmt.Errorf("nn: accelerator: allocating %d MiB: %w", (n*4+(1<<20)-1)>>20, err)
+		return nil, fmt.Errorf("nn: accelerator: allocating %.2f MiB: %w", float64(n)*4/(1<<20), err)
 	}
 	p.stats.Resident += int64(n) * 4
 	return b, nil
@@ -356,9 +358,26 @@ func (pl *placed) finish(y *tensor.Dense, b Buf) error {
 	return nil
 }
 
-// accelErr names the op whose accelerated twin failed.
-func accelErr(name string, err error) error {
-	return fmt.Errorf("nn: %s on the accelerator: %w", name, err)
+// fail names the op whose accelerated twin failed and keeps the error as the placement's Err.
+func (pl *placed) fail(name string, err error) error {
+	e := fmt.Errorf("nn: %s on the accelerator: %w", name, err)
+	if pl != nil && pl.p != nil && pl.p.err == nil {
+		pl.p.err = e
+	}
+	return e
+}
+
+// Err returns the first failure on the accelerator since the last call, nil if none, and
+// forgets it. A run that failed there returns Gorgonia's error, which quotes the op's error in
+// its own text where errors.Is cannot find it (gpu.ErrOutOfMemory, say): a caller returns this
+// one instead.
+func (p *Placement) Err() error {
+	if p == nil {
+		return nil
+	}
+	err := p.err
+	p.err = nil
+	return err
 }
 
 // gpuConv is a convolution's geometry in compute/gpu's terms.

@@ -422,7 +422,7 @@ func (op *maxPool2DOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gor
 	if op.pl.on(x) {
 		op.mask.x = nil // no mask on the host: the gradient is the accelerator's too
 		if err := op.pl.maxPoolOn(&g, x, y); err != nil {
-			return nil, accelErr("MaxPool2D", err)
+			return nil, op.pl.fail("MaxPool2D", err)
 		}
 		return y, nil
 	}
@@ -573,7 +573,7 @@ func (op *maxPool2DBackOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) 
 	}
 	if op.pl.on(x) {
 		if err := op.pl.maxPoolBackOn(&g, x, dy, in[2], dx); err != nil {
-			return nil, accelErr("MaxPool2DBack", err)
+			return nil, op.pl.fail("MaxPool2DBack", err)
 		}
 		return dx, nil
 	}

@@ -78,7 +78,7 @@ func (op *sqErrOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
 	if op.pl.on(in[0]) {
 		v, err := op.pl.sqErrOn(op.scale, in)
 		if err != nil {
-			return nil, accelErr("SquaredError", err)
+			return nil, op.pl.fail("SquaredError", err)
 		}
 		return gorgonia.NewF32(v), nil
 	}
@@ -245,7 +245,7 @@ func (op *sqErrBackOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gor
 	k := 2 * op.scale * dy
 	if op.pl.on(x) {
 		if err := op.pl.sqErrBackOn(k, in, dx); err != nil {
-			return nil, accelErr("SquaredErrorBack", err)
+			return nil, op.pl.fail("SquaredErrorBack", err)
 		}
 		return dx, nil
 	}

@@ -128,7 +128,7 @@ func (op *unaryOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gorgoni
 	}
 	if op.pl.on(x) {
 		if err := op.pl.unaryOn(op.k, x, y); err != nil {
-			return nil, accelErr(name, err)
+			return nil, op.pl.fail(name, err)
 		}
 		return y, nil
 	}
@@ -255,7 +255,7 @@ func (op *unaryBackOp) do(prealloc gorgonia.Value, inputs []gorgonia.Value) (gor
 	}
 	if op.pl.on(x) {
 		if err := op.pl.unaryBackOn(op.k, x, dy, dx); err != nil {
-			return nil, accelErr(op.name(), err)
+			return nil, op.pl.fail(op.name(), err)
 		}
 		return dx, nil
 	}
