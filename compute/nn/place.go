@@ -419,6 +419,9 @@ func (pl *placed) convOn(g *convGeom, bias, relu bool, in []*tensor.Dense, y *te
 		return err
 	}
 	if bias {
+		// In place: compute/gpu's kernel reads and writes each element once, by one thread, so
+		// the x it reads is never one it wrote (its pointers are declared __restrict__, which an
+		// alias formally breaks; a separate output buffer would double the activations' memory).
 		if err := a.BiasAdd(g.n, g.o, g.oh*g.ow, out, b[2], out); err != nil {
 			return err
 		}
