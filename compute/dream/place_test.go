@@ -17,11 +17,11 @@ import (
 // the CPU's: the CPU's Winograd against the emulator's direct convolution, or against cuDNN's
 // algorithms on a GPU.
 func testAccel(t *testing.T) (nn.Accel, *nn.Emulator, float64) {
-	if devicetest.Asked() {
-		return devicetest.Accel(t), nil, 1e-3
+	a, emu := devicetest.AccelOrEmulator(t)
+	if emu == nil {
+		return a, nil, 1e-3
 	}
-	e := nn.NewEmulator()
-	return e, e, 1e-4
+	return a, emu, 1e-4
 }
 
 // TestPlacedTileGraph computes the recipe's objective (channel 139 of

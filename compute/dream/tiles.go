@@ -97,9 +97,7 @@ func (t *tileGraph) run(tile []float32, use func(grad []float32)) (float64, erro
 	}
 	defer t.vm.Reset()
 	if err := t.vm.RunAll(); err != nil {
-		if e := t.place.Err(); e != nil {
-			err = e // the accelerator's failure, which Gorgonia's error only quotes
-		}
+		err = t.place.Cause(err)
 		return 0, fmt.Errorf("dream: run: %w", err)
 	}
 	obj, ok1 := t.cost.Value().Data().(float32)

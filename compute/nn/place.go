@@ -12,8 +12,9 @@ import (
 	"convas/compute/gpu"
 )
 
-// Placement binds the heavy float32 ops of one graph (convolutions, bias, ReLU, pooling, LRN and
-// their gradients) to an accelerator, a GPU through compute/device. Gorgonia stays the graph,
+// Placement binds the heavy float32 ops of one graph (convolutions, bias, ReLU, pooling, LRN,
+// concatenation and channel slices, Gram matrices and squared errors, and their gradients) to
+// an accelerator, a GPU through compute/device. Gorgonia stays the graph,
 // the differentiation and the machine; a placed op, when the machine calls it, runs on the
 // accelerator instead and leaves its result there, in a buffer of its own that lives as long as
 // the placement. Its host tensor is still the node's value, for its shape and for the ops that
@@ -46,7 +47,7 @@ type Placement struct {
 	kept  map[*float32]Buf
 	ops   []*placed
 	stats PlaceStats
-	// err is the first failure on the accelerator since Err was last called.
+	// err is the first failure on the accelerator since Cause last returned one.
 	err error
 	// poison, on an Emulator: fill each host result the CPU is not meant to read with NaN, so
 	// that a read of one that should have been downloaded shows in the results.
@@ -102,6 +103,7 @@ type placed struct {
 	out      Buf
 	stage    []Buf // per input: the upload of a value made on the CPU
 	scratch  []Buf // the op's own buffers on the accelerator
+	bufs     []Buf // ins's result, kept to be reused
 }
 
 // Place binds the ops of g that outputs depend on and that have an accelerated twin to acc.
@@ -255,6 +257,15 @@ func (p *Placement) sized(b *Buf, n int) (Buf, error) {
 	return nb, nil
 }
 
+func (p *Placement) download(dst []float32, b Buf) error {
+	if err := p.acc.Download(dst, b); err != nil {
+		return fmt.Errorf("nn: accelerator: download: %w", err)
+	}
+	p.stats.Downloads++
+	p.stats.BytesDown += int64(len(dst)) * 4
+	return nil
+}
+
 func (p *Placement) upload(b Buf, src []float32) error {
 	if err := p.acc.Upload(b, src); err != nil {
 		return fmt.Errorf("nn: accelerator: upload: %w", err)
@@ -264,17 +275,39 @@ func (p *Placement) upload(b Buf, src []float32) error {
 	return nil
 }
 
-// ins returns the accelerator's copy of each input, in order (see in).
+// ins returns the accelerator's copy of each input, in order (see in); a nil input, read for
+// its shape only, is not fetched and its Buf is nil. The slice is the op's, reused each call.
 func (pl *placed) ins(in ...*tensor.Dense) ([]Buf, error) {
-	bufs := make([]Buf, len(in))
+	pl.bufs = pl.bufs[:0]
 	for i, d := range in {
-		b, err := pl.in(i, d)
-		if err != nil {
-			return nil, err
+		var b Buf
+		if d != nil {
+			var err error
+			if b, err = pl.in(i, d); err != nil {
+				return nil, err
+			}
 		}
-		bufs[i] = b
+		pl.bufs = append(pl.bufs, b)
 	}
-	return bufs, nil
+	return pl.bufs, nil
+}
+
+// do runs one placed op that writes y: it starts the run if the op is the program's first,
+// fetches the inputs (as ins), makes y's buffer, runs compute there and records the result.
+func (pl *placed) do(y *tensor.Dense, in []*tensor.Dense, compute func(a Accel, in []Buf, out Buf) error) error {
+	pl.begin()
+	bufs, err := pl.ins(in...)
+	if err != nil {
+		return err
+	}
+	out, err := pl.output(y)
+	if err != nil {
+		return err
+	}
+	if err := compute(pl.p.acc, bufs, out); err != nil {
+		return err
+	}
+	return pl.finish(y, out)
 }
 
 // in returns the accelerator's copy of input i: the buffer of the placed op that made it this
@@ -344,12 +377,9 @@ func (pl *placed) finish(y *tensor.Dense, b Buf) error {
 	dst := dataOf[float32](y)
 	p.res[pl.id] = resident{buf: b, run: p.run}
 	if pl.needHost {
-		if err := p.acc.Download(dst, b); err != nil {
-			return fmt.Errorf("nn: accelerator: download: %w", err)
-		}
-		p.stats.Downloads++
-		p.stats.BytesDown += int64(len(dst)) * 4
-	} else if p.poison {
+		return p.download(dst, b)
+	}
+	if p.poison {
 		nan := float32(math.NaN())
 		for i := range dst {
 			dst[i] = nan
@@ -358,7 +388,7 @@ func (pl *placed) finish(y *tensor.Dense, b Buf) error {
 	return nil
 }
 
-// fail names the op whose accelerated twin failed and keeps the error as the placement's Err.
+// fail names the op whose accelerated twin failed and keeps the error for Cause.
 func (pl *placed) fail(name string, err error) error {
 	e := fmt.Errorf("nn: %s on the accelerator: %w", name, err)
 	if pl != nil && pl.p != nil && pl.p.err == nil {
@@ -367,17 +397,17 @@ func (pl *placed) fail(name string, err error) error {
 	return e
 }
 
-// Err returns the first failure on the accelerator since the last call, nil if none, and
-// forgets it. A run that failed there returns Gorgonia's error, which quotes the op's error in
-// its own text where errors.Is cannot find it (gpu.ErrOutOfMemory, say): a caller returns this
-// one instead.
-func (p *Placement) Err() error {
-	if p == nil {
-		return nil
+// Cause returns the failure on the accelerator behind err, the error of a failed run, where
+// there is one, and err otherwise. Gorgonia's error only quotes an op's error in its own text,
+// where errors.Is cannot find it (gpu.ErrOutOfMemory, say). Cause forgets the failure it
+// returns; on a nil Placement it returns err.
+func (p *Placement) Cause(err error) error {
+	if p == nil || p.err == nil {
+		return err
 	}
-	err := p.err
+	e := p.err
 	p.err = nil
-	return err
+	return e
 }
 
 // gpuConv is a convolution's geometry in compute/gpu's terms.
@@ -405,232 +435,139 @@ func lrnPlaceable(k lrnKernel, x tensor.Shape) bool {
 
 // convOn runs a forward convolution, with its bias and fused ReLU, on the accelerator.
 func (pl *placed) convOn(g *convGeom, bias, relu bool, in []*tensor.Dense, y *tensor.Dense) error {
-	pl.begin()
-	b, err := pl.ins(in...)
-	if err != nil {
-		return err
-	}
-	out, err := pl.output(y)
-	if err != nil {
-		return err
-	}
-	a := pl.p.acc
-	if err := a.Conv(gpuConv(g), gpu.Forward, b[0], b[1], out); err != nil {
-		return err
-	}
-	if bias {
-		// In place: compute/gpu's kernel reads and writes each element once, by one thread, so
-		// the x it reads is never one it wrote (its pointers are declared __restrict__, which an
-		// alias formally breaks; a separate output buffer would double the activations' memory).
-		if err := a.BiasAdd(g.n, g.o, g.oh*g.ow, out, b[2], out); err != nil {
+	return pl.do(y, in, func(a Accel, b []Buf, out Buf) error {
+		if err := a.Conv(gpuConv(g), gpu.Forward, b[0], b[1], out); err != nil {
 			return err
 		}
-	}
-	if relu {
-		if err := a.ReLUForward(out, out); err != nil {
-			return err
+		if bias {
+			// In place: compute/gpu's kernel reads and writes each element once, by one
+			// thread, so the x it reads is never one it wrote (its pointers are declared
+			// __restrict__, which an alias formally breaks; a separate output buffer would
+			// double the activations' memory).
+			if err := a.BiasAdd(g.n, g.o, g.oh*g.ow, out, b[2], out); err != nil {
+				return err
+			}
 		}
-	}
-	return pl.finish(y, out)
+		if relu {
+			return a.ReLUForward(out, out)
+		}
+		return nil
+	})
 }
 
 // convBackOn runs a backward convolution: the gradient to the input (into res, from x's shape,
 // w and dy) or to the filter (from x and dy).
 func (pl *placed) convBackOn(g *convGeom, pass gpu.Pass, x, w, dy, res *tensor.Dense) error {
-	pl.begin()
 	// The input gradient reads only x's shape, the filter gradient only w's: do not upload
 	// them.
-	in := []*tensor.Dense{x, w, dy}
 	if pass == gpu.BackwardData {
-		in[0] = nil
+		x = nil
 	} else {
-		in[1] = nil
+		w = nil
 	}
-	b := make([]Buf, 3)
-	for i, d := range in {
-		if d == nil {
-			continue
+	return pl.do(res, []*tensor.Dense{x, w, dy}, func(a Accel, b []Buf, out Buf) error {
+		if pass == gpu.BackwardData {
+			return a.Conv(gpuConv(g), pass, out, b[1], b[2])
 		}
-		one, err := pl.in(i, d)
-		if err != nil {
-			return err
-		}
-		b[i] = one
-	}
-	out, err := pl.output(res)
-	if err != nil {
-		return err
-	}
-	c := gpuConv(g)
-	if pass == gpu.BackwardData {
-		err = pl.p.acc.Conv(c, pass, out, b[1], b[2])
-	} else {
-		err = pl.p.acc.Conv(c, pass, b[0], out, b[2])
-	}
-	if err != nil {
-		return err
-	}
-	return pl.finish(res, out)
+		return a.Conv(gpuConv(g), pass, b[0], out, b[2])
+	})
 }
 
 // biasOn adds a per-channel bias on the accelerator.
 func (pl *placed) biasOn(x, b, y *tensor.Dense) error {
-	pl.begin()
-	bufs, err := pl.ins(x, b)
-	if err != nil {
-		return err
-	}
-	out, err := pl.output(y)
-	if err != nil {
-		return err
-	}
 	n, c, plane := channelGeom(x.Shape())
-	if err := pl.p.acc.BiasAdd(n, c, plane, bufs[0], bufs[1], out); err != nil {
-		return err
-	}
-	return pl.finish(y, out)
+	return pl.do(y, []*tensor.Dense{x, b}, func(a Accel, in []Buf, out Buf) error {
+		return a.BiasAdd(n, c, plane, in[0], in[1], out)
+	})
 }
 
 // biasGradOn sums the output gradient per channel on the accelerator.
 func (pl *placed) biasGradOn(dy, db *tensor.Dense) error {
-	pl.begin()
-	bufs, err := pl.ins(dy)
-	if err != nil {
-		return err
-	}
-	out, err := pl.output(db)
-	if err != nil {
-		return err
-	}
 	n, c, plane := channelGeom(dy.Shape())
-	if err := pl.p.acc.BiasGrad(n, c, plane, bufs[0], out); err != nil {
-		return err
-	}
-	return pl.finish(db, out)
+	return pl.do(db, []*tensor.Dense{dy}, func(a Accel, in []Buf, out Buf) error {
+		return a.BiasGrad(n, c, plane, in[0], out)
+	})
 }
 
-// unaryOn runs the forward pass of ReLU, average pooling or LRN on the accelerator.
+// unaryOn runs the forward pass of ReLU, average pooling, LRN or a channel slice on the
+// accelerator.
 func (pl *placed) unaryOn(k unaryKernel, x, y *tensor.Dense) error {
-	pl.begin()
-	bufs, err := pl.ins(x)
-	if err != nil {
-		return err
-	}
-	out, err := pl.output(y)
-	if err != nil {
-		return err
-	}
-	a := pl.p.acc
-	switch k := k.(type) {
-	case reluKernel:
-		err = a.ReLUForward(bufs[0], out)
-	case avgPoolKernel:
-		g, gerr := k.geom(x.Shape())
-		if gerr != nil {
-			return gerr
+	return pl.do(y, []*tensor.Dense{x}, func(a Accel, in []Buf, out Buf) error {
+		switch k := k.(type) {
+		case reluKernel:
+			return a.ReLUForward(in[0], out)
+		case avgPoolKernel:
+			g, err := k.geom(x.Shape())
+			if err != nil {
+				return err
+			}
+			return a.PoolForward(gpuPool(&g, gpu.PoolAverage), in[0], out)
+		case lrnKernel:
+			return a.LRNForward(gpuLRN(k, x.Shape()), in[0], out)
+		case channelSliceKernel:
+			return copyChannelsOn(a, x.Shape(), k.lo, k.hi, in[0], out, false)
 		}
-		err = a.PoolForward(gpuPool(&g, gpu.PoolAverage), bufs[0], out)
-	case lrnKernel:
-		err = a.LRNForward(gpuLRN(k, x.Shape()), bufs[0], out)
-	case channelSliceKernel:
-		err = copyChannelsOn(a, x.Shape(), k.lo, k.hi, bufs[0], out, false)
-	default:
 		return fmt.Errorf("no accelerated twin of %T", k)
-	}
-	if err != nil {
-		return err
-	}
-	return pl.finish(y, out)
+	})
 }
 
-// unaryBackOn runs the backward pass of ReLU, average pooling or LRN on the accelerator. The
-// op's inputs are x and dy; where cuDNN also wants the forward output, it is computed again
-// into the op's scratch buffer.
+// unaryBackOn runs the backward pass of ReLU, average pooling, LRN or a channel slice on the
+// accelerator. The op's inputs are x and dy; where cuDNN also wants the forward output, it is
+// computed again into the op's scratch buffer.
 func (pl *placed) unaryBackOn(k unaryKernel, x, dy, dx *tensor.Dense) error {
-	pl.begin()
-	bufs, err := pl.ins(x, dy)
-	if err != nil {
-		return err
-	}
-	out, err := pl.output(dx)
-	if err != nil {
-		return err
-	}
-	a := pl.p.acc
-	switch k := k.(type) {
-	case reluKernel:
-		err = a.ReLUBackward(bufs[0], bufs[0], bufs[1], out)
-	case avgPoolKernel:
-		g, gerr := k.geom(x.Shape())
-		if gerr != nil {
-			return gerr
+	return pl.do(dx, []*tensor.Dense{x, dy}, func(a Accel, in []Buf, out Buf) error {
+		switch k := k.(type) {
+		case reluKernel:
+			return a.ReLUBackward(in[0], in[0], in[1], out)
+		case avgPoolKernel:
+			g, err := k.geom(x.Shape())
+			if err != nil {
+				return err
+			}
+			y, err := pl.scratchOf(0, dy.Shape().TotalSize())
+			if err != nil {
+				return err
+			}
+			gp := gpuPool(&g, gpu.PoolAverage)
+			if err := a.PoolForward(gp, in[0], y); err != nil {
+				return err
+			}
+			return a.PoolBackward(gp, in[0], y, in[1], out)
+		case lrnKernel:
+			y, err := pl.scratchOf(0, x.Shape().TotalSize())
+			if err != nil {
+				return err
+			}
+			l := gpuLRN(k, x.Shape())
+			if err := a.LRNForward(l, in[0], y); err != nil {
+				return err
+			}
+			return a.LRNBackward(l, in[0], y, in[1], out)
+		case channelSliceKernel:
+			if k.lo > 0 || k.hi < x.Shape()[1] {
+				if err := a.Zero(out); err != nil {
+					return err
+				}
+			}
+			return copyChannelsOn(a, x.Shape(), k.lo, k.hi, out, in[1], true)
 		}
-		y, serr := pl.scratchOf(0, dy.Shape().TotalSize())
-		if serr != nil {
-			return serr
-		}
-		gp := gpuPool(&g, gpu.PoolAverage)
-		if err = a.PoolForward(gp, bufs[0], y); err == nil {
-			err = a.PoolBackward(gp, bufs[0], y, bufs[1], out)
-		}
-	case lrnKernel:
-		y, serr := pl.scratchOf(0, x.Shape().TotalSize())
-		if serr != nil {
-			return serr
-		}
-		l := gpuLRN(k, x.Shape())
-		if err = a.LRNForward(l, bufs[0], y); err == nil {
-			err = a.LRNBackward(l, bufs[0], y, bufs[1], out)
-		}
-	case channelSliceKernel:
-		if k.lo > 0 || k.hi < x.Shape()[1] {
-			err = a.Zero(out)
-		}
-		if err == nil {
-			err = copyChannelsOn(a, x.Shape(), k.lo, k.hi, out, bufs[1], true)
-		}
-	default:
 		return fmt.Errorf("no accelerated twin of %T", k)
-	}
-	if err != nil {
-		return err
-	}
-	return pl.finish(dx, out)
+	})
 }
 
 // maxPoolOn runs a max-pool on the accelerator.
 func (pl *placed) maxPoolOn(g *poolGeom, x, y *tensor.Dense) error {
-	pl.begin()
-	bufs, err := pl.ins(x)
-	if err != nil {
-		return err
-	}
-	out, err := pl.output(y)
-	if err != nil {
-		return err
-	}
-	if err := pl.p.acc.PoolForward(gpuPool(g, gpu.PoolMax), bufs[0], out); err != nil {
-		return err
-	}
-	return pl.finish(y, out)
+	return pl.do(y, []*tensor.Dense{x}, func(a Accel, in []Buf, out Buf) error {
+		return a.PoolForward(gpuPool(g, gpu.PoolMax), in[0], out)
+	})
 }
 
 // maxPoolBackOn runs a max-pool's gradient on the accelerator from x, dy and the pool's output
 // y.
 func (pl *placed) maxPoolBackOn(g *poolGeom, x, dy, y, dx *tensor.Dense) error {
-	pl.begin()
-	bufs, err := pl.ins(x, dy, y)
-	if err != nil {
-		return err
-	}
-	out, err := pl.output(dx)
-	if err != nil {
-		return err
-	}
-	if err := pl.p.acc.PoolBackward(gpuPool(g, gpu.PoolMax), bufs[0], bufs[2], bufs[1], out); err != nil {
-		return err
-	}
-	return pl.finish(dx, out)
+	return pl.do(dx, []*tensor.Dense{x, dy, y}, func(a Accel, in []Buf, out Buf) error {
+		return a.PoolBackward(gpuPool(g, gpu.PoolMax), in[0], in[2], in[1], out)
+	})
 }
 
 // placeOK: every float32 convolution has a twin (cuDNN, with explicit padding where it is
@@ -681,24 +618,17 @@ func (op *concatChannelsOp) placeOK(*gorgonia.Node) bool { return true }
 // concatOn joins xs along the channels into y on the accelerator: one copy per input and item
 // of the batch.
 func (pl *placed) concatOn(xs []*tensor.Dense, y *tensor.Dense) error {
-	pl.begin()
-	bufs, err := pl.ins(xs...)
-	if err != nil {
-		return err
-	}
-	out, err := pl.output(y)
-	if err != nil {
-		return err
-	}
-	lo := 0
-	for i, x := range xs {
-		hi := lo + x.Shape()[1]
-		if err := copyChannelsOn(pl.p.acc, y.Shape(), lo, hi, out, bufs[i], true); err != nil {
-			return err
+	return pl.do(y, xs, func(a Accel, in []Buf, out Buf) error {
+		lo := 0
+		for i, x := range xs {
+			hi := lo + x.Shape()[1]
+			if err := copyChannelsOn(a, y.Shape(), lo, hi, out, in[i], true); err != nil {
+				return err
+			}
+			lo = hi
 		}
-		lo = hi
-	}
-	return pl.finish(y, out)
+		return nil
+	})
 }
 
 // copyChannelsOn is copyChannels on the accelerator: channels [lo, hi) of whole, of shape s,
@@ -733,8 +663,9 @@ func deviceSums(g *gorgonia.ExprGraph, nodes gorgonia.Nodes, on, isOut map[int64
 	cand := make(map[int64]*sum)
 	for _, n := range nodes {
 		cs := children(g, n)
+		// Tensors only: a scalar term would be a SquaredError, whose result stays on the host.
 		if n.Op() == nil || isOut[n.ID()] || fmt.Sprintf("%T", n.Op()) != "gorgonia.elemBinOp" || fmt.Sprint(n.Op()) != "+ false" ||
-			n.Dtype() != tensor.Float32 || len(cs) != 2 || !cs[0].Shape().Eq(n.Shape()) || !cs[1].Shape().Eq(n.Shape()) {
+			n.Dtype() != tensor.Float32 || n.Dims() == 0 || len(cs) != 2 || !cs[0].Shape().Eq(n.Shape()) || !cs[1].Shape().Eq(n.Shape()) {
 			continue
 		}
 		cand[n.ID()] = &sum{in: [2]int64{cs[0].ID(), cs[1].ID()}}
@@ -815,60 +746,37 @@ func (op *sqErrBackOp) placeOK(*gorgonia.Node) bool { return true }
 
 // gramOn writes f's Gram matrix F Fᵀ / (c·hw) into g on the accelerator.
 func (pl *placed) gramOn(c, hw int, f, g *tensor.Dense) error {
-	pl.begin()
-	bufs, err := pl.ins(f)
-	if err != nil {
-		return err
-	}
-	out, err := pl.output(g)
-	if err != nil {
-		return err
-	}
-	if err := pl.p.acc.Gemm(false, true, c, c, hw, 1/float32(c*hw), bufs[0], bufs[0], 0, out); err != nil {
-		return err
-	}
-	return pl.finish(g, out)
+	return pl.do(g, []*tensor.Dense{f}, func(a Accel, in []Buf, out Buf) error {
+		return a.Gemm(false, true, c, c, hw, 1/float32(c*hw), in[0], in[0], 0, out)
+	})
 }
 
 // gramBackOn writes Gram's gradient (dG + dGᵀ) F / (c·hw) into df on the accelerator, as two
 // GEMMs.
 func (pl *placed) gramBackOn(c, hw int, f, dg, df *tensor.Dense) error {
-	pl.begin()
-	bufs, err := pl.ins(f, dg)
-	if err != nil {
-		return err
-	}
-	out, err := pl.output(df)
-	if err != nil {
-		return err
-	}
-	a, s := pl.p.acc, 1/float32(c*hw)
-	if err := a.Gemm(false, false, c, hw, c, s, bufs[1], bufs[0], 0, out); err != nil {
-		return err
-	}
-	if err := a.Gemm(true, false, c, hw, c, s, bufs[1], bufs[0], 1, out); err != nil {
-		return err
-	}
-	return pl.finish(df, out)
+	s := 1 / float32(c*hw)
+	return pl.do(df, []*tensor.Dense{f, dg}, func(a Accel, in []Buf, out Buf) error {
+		if err := a.Gemm(false, false, c, hw, c, s, in[1], in[0], 0, out); err != nil {
+			return err
+		}
+		return a.Gemm(true, false, c, hw, c, s, in[1], in[0], 1, out)
+	})
 }
 
-// diffOn writes x − t (x for a missing t) into the op's scratch buffer 0 and returns it.
-func (pl *placed) diffOn(in []*tensor.Dense) (Buf, error) {
-	bufs, err := pl.ins(in...)
-	if err != nil {
-		return nil, err
-	}
-	n := bufs[0].Len()
+// diffOn writes x − t (x alone without t), from their copies on the accelerator, into the
+// op's scratch buffer 0 and returns it.
+func (pl *placed) diffOn(in []Buf) (Buf, error) {
+	n := in[0].Len()
 	d, err := pl.scratchOf(0, n)
 	if err != nil {
 		return nil, err
 	}
 	a := pl.p.acc
-	if err := a.Copy(d, 0, bufs[0], 0, n); err != nil {
+	if err := a.Copy(d, 0, in[0], 0, n); err != nil {
 		return nil, err
 	}
-	if len(bufs) > 1 {
-		if err := a.Axpy(-1, bufs[1], d); err != nil {
+	if len(in) > 1 {
+		if err := a.Axpy(-1, in[1], d); err != nil {
 			return nil, err
 		}
 	}
@@ -877,10 +785,14 @@ func (pl *placed) diffOn(in []*tensor.Dense) (Buf, error) {
 
 // sqErrOn computes scale·Σ (x − t)² on the accelerator: the difference, its dot product with
 // itself as a 1 x n by n x 1 GEMM (float32 accumulation, as cuBLAS does it), and a download of
-// the one value.
+// the one value. The result is a host scalar, not a value on the accelerator.
 func (pl *placed) sqErrOn(scale float64, in []*tensor.Dense) (float32, error) {
 	pl.begin()
-	d, err := pl.diffOn(in)
+	bufs, err := pl.ins(in...)
+	if err != nil {
+		return 0, err
+	}
+	d, err := pl.diffOn(bufs)
 	if err != nil {
 		return 0, err
 	}
@@ -888,35 +800,26 @@ func (pl *placed) sqErrOn(scale float64, in []*tensor.Dense) (float32, error) {
 	if err != nil {
 		return 0, err
 	}
-	n := d.Len()
-	if err := pl.p.acc.Gemm(false, false, 1, 1, n, 1, d, d, 0, dot); err != nil {
+	if err := pl.p.acc.Gemm(false, false, 1, 1, d.Len(), 1, d, d, 0, dot); err != nil {
 		return 0, err
 	}
 	var v [1]float32
-	if err := pl.p.acc.Download(v[:], dot); err != nil {
-		return 0, fmt.Errorf("nn: accelerator: download: %w", err)
+	if err := pl.p.download(v[:], dot); err != nil {
+		return 0, err
 	}
-	pl.p.stats.Downloads++
-	pl.p.stats.BytesDown += 4
 	return float32(scale * float64(v[0])), nil
 }
 
 // sqErrBackOn writes k·(x − t) into dx on the accelerator.
 func (pl *placed) sqErrBackOn(k float64, in []*tensor.Dense, dx *tensor.Dense) error {
-	pl.begin()
-	d, err := pl.diffOn(in)
-	if err != nil {
-		return err
-	}
-	out, err := pl.output(dx)
-	if err != nil {
-		return err
-	}
-	if err := pl.p.acc.Zero(out); err != nil {
-		return err
-	}
-	if err := pl.p.acc.Axpy(float32(k), d, out); err != nil {
-		return err
-	}
-	return pl.finish(dx, out)
+	return pl.do(dx, in, func(a Accel, bufs []Buf, out Buf) error {
+		d, err := pl.diffOn(bufs)
+		if err != nil {
+			return err
+		}
+		if err := a.Zero(out); err != nil {
+			return err
+		}
+		return a.Axpy(float32(k), d, out)
+	})
 }

@@ -217,7 +217,7 @@ func (p *problem) eval(x []float64, w Weights, grad []float64) (Losses, error) {
 	}
 	defer p.vm.Reset()
 	if err := p.vm.RunAll(); err != nil {
-		err = deviceErr(p.place, err)
+		err = p.place.Cause(err)
 		return Losses{}, fmt.Errorf("style: run: %w", err)
 	}
 	l := Losses{Content: scalarOf(p.parts[0]), Style: scalarOf(p.parts[1]), TV: scalarOf(p.parts[2]), Total: scalarOf(p.total)}
@@ -299,7 +299,7 @@ func responses(net Network, acc nn.Accel, img *Image, layers []string, f func(*G
 		return nil, fmt.Errorf("style: %w", err)
 	}
 	if err := vm.RunAll(); err != nil {
-		err = deviceErr(place, err)
+		err = place.Cause(err)
 		return nil, fmt.Errorf("style: run: %w", err)
 	}
 	out := make(map[string]*tensor.Dense, len(layers))
@@ -402,13 +402,4 @@ func inputsOf(sub *G.ExprGraph, n *G.Node) []*G.Node {
 		}
 	}
 	return ins
-}
-
-// deviceErr is the accelerator's failure behind a failed run, where there is one (see
-// nn.Placement.Err), or err.
-func deviceErr(p *nn.Placement, err error) error {
-	if e := p.Err(); e != nil {
-		return e
-	}
-	return err
 }

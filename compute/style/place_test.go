@@ -15,11 +15,11 @@ import (
 // on a GPU, cuDNN's own algorithms, whose rounding the style term's Gram differences amplify
 // as they do the CPU's Winograd's (1e-3 to 1e-2 at the style picture itself).
 func testAccel(t *testing.T) (nn.Accel, *nn.Emulator, float64) {
-	if devicetest.Asked() {
-		return devicetest.Accel(t), nil, 5e-2
+	a, emu := devicetest.AccelOrEmulator(t)
+	if emu == nil {
+		return a, nil, 5e-2
 	}
-	e := nn.NewEmulator()
-	return e, e, 1e-6
+	return a, emu, 1e-6
 }
 
 // TestPlacedProblem evaluates the recipe's loss and its gradient on VGG19 (random weights) at

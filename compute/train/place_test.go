@@ -13,11 +13,11 @@ import (
 // accelerator and to check what it holds), with the relative error a gradient may have against
 // the CPU's (cuDNN's algorithms round otherwise than the CPU's direct convolutions).
 func testAccel(t *testing.T) (nn.Accel, *nn.Emulator, float64) {
-	if devicetest.Asked() {
-		return devicetest.Accel(t), nil, 1e-4
+	a, emu := devicetest.AccelOrEmulator(t)
+	if emu == nil {
+		return a, nil, 1e-4
 	}
-	e := nn.NewEmulator()
-	return e, e, 1e-5
+	return a, emu, 1e-5
 }
 
 // TestPlacedSteps runs three training steps of the MNIST recipe's network on the CPU and placed

@@ -379,9 +379,7 @@ func (t *trainer) step() (float64, [][]float32, error) {
 		return 0, nil, err
 	}
 	if err := t.vm.RunAll(); err != nil {
-		if e := t.place.Err(); e != nil {
-			err = e // the accelerator's failure, which Gorgonia's error only quotes
-		}
+		err = t.place.Cause(err)
 		return 0, nil, fmt.Errorf("train: run: %w", err)
 	}
 	grads := make([][]float32, len(t.grads))
@@ -447,9 +445,7 @@ func (e *evaluator) logits(set *data.Set, idx []int, f func(i int, row []float32
 	}
 	defer e.vm.Reset()
 	if err := e.vm.RunAll(); err != nil {
-		if pe := e.place.Err(); pe != nil {
-			err = pe // the accelerator's failure, which Gorgonia's error only quotes
-		}
+		err = e.place.Cause(err)
 		return fmt.Errorf("train: evaluate: %w", err)
 	}
 	out := e.g.Logits.Value().Data().([]float32)

@@ -113,9 +113,7 @@ func (e *Extractor) run(x []float32, n int) ([]float32, error) {
 	}
 	defer e.vm.Reset()
 	if err := e.vm.RunAll(); err != nil {
-		if pe := e.place.Err(); pe != nil {
-			err = pe // the accelerator's failure, which Gorgonia's error only quotes
-		}
+		err = e.place.Cause(err)
 		return nil, fmt.Errorf("transfer: %s: run: %w", e.b.Name(), err)
 	}
 	f, ok := e.features.Value().Data().([]float32)

@@ -216,9 +216,7 @@ func (t *tuner) step(x []float32, labels []int) (float64, int, error) {
 	}
 	defer t.vm.Reset()
 	if err := t.vm.RunAll(); err != nil {
-		if e := t.place.Err(); e != nil {
-			err = e // the accelerator's failure, which Gorgonia's error only quotes
-		}
+		err = t.place.Cause(err)
 		return 0, 0, fmt.Errorf("transfer: fine-tuning: run: %w", err)
 	}
 	for i, g := range t.grads {
@@ -288,9 +286,7 @@ func (p *pooler) features(ctx context.Context, maps []float32) ([]float32, error
 			return nil, fmt.Errorf("transfer: fine-tuning: %w", err)
 		}
 		if err := p.vm.RunAll(); err != nil {
-			if e := p.place.Err(); e != nil {
-				err = e // the accelerator's failure, which Gorgonia's error only quotes
-			}
+			err = p.place.Cause(err)
 			p.vm.Reset()
 			return nil, fmt.Errorf("transfer: fine-tuning: run: %w", err)
 		}

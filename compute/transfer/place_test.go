@@ -7,7 +7,6 @@ import (
 
 	"convas/compute/device/devicetest"
 	"convas/compute/models"
-	"convas/compute/nn"
 )
 
 // TestPlacedExtractor computes the bottlenecks of two batches of pictures on a random GoogLeNet
@@ -16,14 +15,10 @@ import (
 // against the emulator's direct convolution, and the weights go up once.
 func TestPlacedExtractor(t *testing.T) {
 	bb := GoogLeNet{M: models.NewGoogLeNetRandom(2)}
-	var acc nn.Accel
-	var emu *nn.Emulator
+	acc, emu := devicetest.AccelOrEmulator(t)
 	tol := 1e-4
-	if devicetest.Asked() {
-		acc, tol = devicetest.Accel(t), 1e-3
-	} else {
-		emu = nn.NewEmulator()
-		acc = emu
+	if emu == nil { // on a GPU: cuDNN's algorithms against the CPU's
+		tol = 1e-3
 	}
 	cpu, err := NewExtractor(bb, 2)
 	if err != nil {

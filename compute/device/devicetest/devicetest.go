@@ -55,6 +55,17 @@ func Accel(tb testing.TB) nn.Accel {
 	return h.Accel()
 }
 
+// AccelOrEmulator is Accel where -device names a GPU, and otherwise a new nn.Emulator, which it
+// also returns (nil on a GPU) so that a test can check what the emulator holds.
+func AccelOrEmulator(tb testing.TB) (nn.Accel, *nn.Emulator) {
+	tb.Helper()
+	if Asked() {
+		return Accel(tb), nil
+	}
+	e := nn.NewEmulator()
+	return e, e
+}
+
 // Moved returns what acc has moved between host and device so far, for ReportMoved; zero for
 // the CPU.
 func Moved(acc nn.Accel) gpu.Stats {
