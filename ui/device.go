@@ -14,8 +14,8 @@ const DevicePref = "device"
 
 // DeviceBar is the window's device picker, at the right of the tab row: the CPU and each GPU
 // found with its memory, and beside it a note that says why only the CPU can be used when that
-// is so, or that a GPU picked could not be opened. The choice applies to every run started after it, in every
-// tab; it is remembered in the preferences.
+// is so, or that a GPU picked could not be opened. The choice applies to every run started
+// after it, in every tab; it is remembered in the preferences.
 type DeviceBar struct {
 	// OnChanged, when set, runs on the UI goroutine after the device has changed (the Stylize
 	// tab estimates again: its budget and its timing depend on the device).

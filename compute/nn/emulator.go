@@ -110,7 +110,7 @@ func (a *Emulator) Upload(b Buf, src []float32) error {
 	d := a.d(b)[0]
 	defer a.done(false)
 	if len(d) != len(src) {
-		return fmt.Errorf("upload of %d into %d", len(src), len(d))
+		return fmt.Errorf("nn: Emulator: upload of %d values into %d", len(src), len(d))
 	}
 	copy(d, src)
 	a.moved.Uploads++
@@ -123,7 +123,7 @@ func (a *Emulator) Download(dst []float32, b Buf) error {
 	d := a.d(b)[0]
 	defer a.done(false)
 	if len(d) != len(dst) {
-		return fmt.Errorf("download of %d into %d", len(d), len(dst))
+		return fmt.Errorf("nn: Emulator: download of %d values into %d", len(d), len(dst))
 	}
 	copy(dst, d)
 	a.moved.Downloads++
